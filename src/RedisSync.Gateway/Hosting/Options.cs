@@ -1,0 +1,58 @@
+using System.ComponentModel.DataAnnotations;
+using RedisSync.Gateway.Merge;
+
+namespace RedisSync.Gateway.Hosting;
+
+/// <summary>Redis connection settings (section <c>Redis</c>).</summary>
+public sealed class RedisOptions
+{
+    /// <summary>
+    /// A StackExchange.Redis configuration string, e.g. <c>localhost:6379,password=…,ssl=true</c>.
+    /// Required: the run script starts a local redis-server and sets it when none is configured.
+    /// </summary>
+    [Required(ErrorMessage = "Redis:ConnectionString is required (or use the README's run command, which starts a local redis-server).")]
+    public string? ConnectionString { get; set; }
+}
+
+/// <summary>Per-collection settings (section <c>Sync:Collections:{name}</c>).</summary>
+public sealed class CollectionOptions
+{
+    public MergePolicy? Policy { get; set; }
+}
+
+/// <summary>Merge and change-log settings (section <c>Sync</c>).</summary>
+public sealed class SyncOptions
+{
+    /// <summary>Policy of collections without their own.</summary>
+    public MergePolicy DefaultPolicy { get; set; } = MergePolicy.Version;
+
+    /// <summary>Per-collection overrides.</summary>
+    public Dictionary<string, CollectionOptions> Collections { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>How far ahead of the gateway's clock a write's timestamp may be.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "7.00:00:00")]
+    public TimeSpan MaxClockSkew { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Entries kept per collection's change log (approximate trim).</summary>
+    [Range(10, int.MaxValue)]
+    public int ChangeLogMaxLength { get; set; } = 100_000;
+
+    /// <summary>Most fields one write may carry.</summary>
+    [Range(1, 100_000)]
+    public int MaxFieldsPerRecord { get; set; } = 256;
+
+    /// <summary>Most items in one batch.</summary>
+    [Range(1, 10_000)]
+    public int MaxBatchSize { get; set; } = 1000;
+
+    /// <summary>Largest accepted request body, in bytes.</summary>
+    [Range(1024, 256L * 1024 * 1024)]
+    public long MaxRequestBodyBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Largest page of <c>GET …/records</c> and <c>GET …/changes</c>.</summary>
+    [Range(1, 10_000)]
+    public int MaxPageSize { get; set; } = 1000;
+
+    public MergePolicy PolicyFor(string collection) =>
+        Collections.TryGetValue(collection, out var c) && c.Policy is { } p ? p : DefaultPolicy;
+}

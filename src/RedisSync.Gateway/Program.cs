@@ -1,0 +1,17 @@
+using RedisSync.Gateway.Auth;
+using RedisSync.Gateway.Hosting;
+
+var builder = WebApplication.CreateBuilder(args);
+
+builder.AddRedisStore();
+builder.AddApiKeyAuth();
+builder.AddSyncApi();
+
+var app = builder.Build();
+
+app.UseSyncApi();
+
+app.Run();
+
+/// <summary>The gateway's entry point (public for WebApplicationFactory).</summary>
+public partial class Program;
