@@ -1,0 +1,136 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace RedisSync.Tests.Fixtures;
+
+/// <summary>
+/// A real redis-server on a free loopback port, in its own temporary directory. Can be killed with
+/// SIGKILL and restarted on the same port and data (for durability and outage tests).
+/// </summary>
+public sealed class RedisServer : IAsyncDisposable
+{
+    private readonly string[] _extraArgs;
+    private Process? _process;
+
+    private RedisServer(int port, string dir, string[] extraArgs)
+    {
+        Port = port;
+        Directory = dir;
+        _extraArgs = extraArgs;
+    }
+
+    public int Port { get; }
+    public string Directory { get; }
+    public string? Password { get; private init; }
+
+    /// <summary>StackExchange.Redis configuration string for this server.</summary>
+    public string ConnectionString =>
+        $"127.0.0.1:{Port},abortConnect=false,connectTimeout=2000,syncTimeout=5000" + (Password is null ? "" : $",password={Password}");
+
+    /// <summary>Starts a server. With <paramref name="appendFsyncAlways"/>, every acknowledged write is on disk.</summary>
+    public static async Task<RedisServer> StartAsync(bool appendOnly = false, bool appendFsyncAlways = false, string? password = null)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "redissync-test-" + Guid.NewGuid().ToString("N")[..12]);
+        System.IO.Directory.CreateDirectory(dir);
+        var args = new List<string> { "--save", "", "--appendonly", appendOnly || appendFsyncAlways ? "yes" : "no" };
+        if (appendFsyncAlways) args.AddRange(["--appendfsync", "always"]);
+        if (password is not null) args.AddRange(["--requirepass", password]);
+        var server = new RedisServer(FreePort(), dir, [.. args]) { Password = password };
+        await server.StartProcessAsync();
+        return server;
+    }
+
+    /// <summary>Kills the server with SIGKILL: no shutdown, no final fsync.</summary>
+    public void Kill()
+    {
+        if (_process is { HasExited: false } p)
+        {
+            p.Kill();
+            p.WaitForExit(10_000);
+        }
+    }
+
+    /// <summary>Starts the server again on the same port and data directory.</summary>
+    public Task RestartAsync() => StartProcessAsync();
+
+    private async Task StartProcessAsync()
+    {
+        var psi = new ProcessStartInfo(RedisBinary())
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = Directory,
+        };
+        foreach (var a in new[] { "--port", Port.ToString(), "--bind", "127.0.0.1", "--dir", Directory, "--daemonize", "no", "--protected-mode", "no" })
+            psi.ArgumentList.Add(a);
+        foreach (var a in _extraArgs) psi.ArgumentList.Add(a);
+        _process = Process.Start(psi) ?? throw new InvalidOperationException("could not start redis-server");
+        _process.OutputDataReceived += (_, _) => { };
+        _process.ErrorDataReceived += (_, _) => { };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        while (true)
+        {
+            if (_process.HasExited) throw new InvalidOperationException($"redis-server exited with {_process.ExitCode} on port {Port}");
+            if (await PingAsync()) return;
+            await Task.Delay(20, timeout.Token);
+        }
+    }
+
+    private async Task<bool> PingAsync()
+    {
+        try
+        {
+            using var client = new TcpClient();
+            await client.ConnectAsync(IPAddress.Loopback, Port);
+            var stream = client.GetStream();
+            var cmd = Password is null ? "PING\r\n" : $"AUTH {Password}\r\nPING\r\n";
+            await stream.WriteAsync(Encoding.ASCII.GetBytes(cmd));
+            var buffer = new byte[256];
+            var text = "";
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            while (!text.Contains("PONG") && !text.Contains("-"))
+            {
+                var n = await stream.ReadAsync(buffer, cts.Token);
+                if (n == 0) break;
+                text += Encoding.ASCII.GetString(buffer, 0, n);
+            }
+            return text.Contains("PONG");
+        }
+        catch (Exception e) when (e is SocketException or IOException or OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private static string RedisBinary()
+    {
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Append("/usr/bin").Append("/usr/local/bin"))
+        {
+            var candidate = Path.Combine(dir, "redis-server");
+            if (File.Exists(candidate)) return candidate;
+        }
+        throw new InvalidOperationException("redis-server is not installed: run the README's test command (./build.sh test), which installs it.");
+    }
+
+    private static int FreePort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        Kill();
+        try { System.IO.Directory.Delete(Directory, recursive: true); } catch (IOException) { }
+        return ValueTask.CompletedTask;
+    }
+}
