@@ -6,10 +6,12 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddRedisStore();
 builder.AddApiKeyAuth();
 builder.AddSyncApi();
+builder.AddRealtime();
 
 var app = builder.Build();
 
 app.UseSyncApi();
+app.MapRealtime();
 
 app.Run();
 

@@ -32,7 +32,19 @@ public class GatewayFactory : WebApplicationFactory<Program>, IAsyncLifetime
 
     protected virtual Task<RedisServer> StartRedisAsync() => RedisServer.StartAsync();
 
-    public virtual async Task InitializeAsync() => Redis = await StartRedisAsync();
+    private bool _ownsRedis = true;
+
+    /// <summary>Uses an already running server (several gateways on one Redis); it is not stopped with this gateway.</summary>
+    protected void UseRedis(RedisServer shared)
+    {
+        Redis = shared;
+        _ownsRedis = false;
+    }
+
+    public virtual async Task InitializeAsync()
+    {
+        if (_ownsRedis) Redis = await StartRedisAsync();
+    }
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
@@ -69,11 +81,15 @@ public class GatewayFactory : WebApplicationFactory<Program>, IAsyncLifetime
         return client;
     }
 
-    async Task IAsyncLifetime.DisposeAsync()
+    /// <summary>Stops the gateway, and its Redis when it started one.</summary>
+    public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
-        await Redis.DisposeAsync();
+        if (_ownsRedis && Redis is not null) await Redis.DisposeAsync();
+        GC.SuppressFinalize(this);
     }
+
+    Task IAsyncLifetime.DisposeAsync() => DisposeAsync().AsTask();
 }
 
 /// <summary>A gateway whose collections default to the timestamp (last-writer-wins) policy.</summary>

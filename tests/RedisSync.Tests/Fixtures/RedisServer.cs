@@ -42,6 +42,23 @@ public sealed class RedisServer : IAsyncDisposable
         return server;
     }
 
+    /// <summary>Runs one command with redis-cli (for admin commands StackExchange.Redis 1.2.6 lacks); returns its output.</summary>
+    public async Task<string> CliAsync(params string[] args)
+    {
+        var psi = new ProcessStartInfo(Path.Combine(Path.GetDirectoryName(RedisBinary())!, "redis-cli"))
+        {
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        foreach (var a in new[] { "-h", "127.0.0.1", "-p", Port.ToString() }) psi.ArgumentList.Add(a);
+        if (Password is not null) { psi.ArgumentList.Add("-a"); psi.ArgumentList.Add(Password); psi.ArgumentList.Add("--no-auth-warning"); }
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var process = Process.Start(psi)!;
+        var output = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        return output;
+    }
+
     /// <summary>Kills the server with SIGKILL: no shutdown, no final fsync.</summary>
     public void Kill()
     {

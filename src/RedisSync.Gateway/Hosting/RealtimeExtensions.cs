@@ -1,0 +1,22 @@
+using RedisSync.Gateway.Realtime;
+
+namespace RedisSync.Gateway.Hosting;
+
+public static class RealtimeExtensions
+{
+    /// <summary>SignalR with the JSON protocol, and this instance's change feeds.</summary>
+    public static WebApplicationBuilder AddRealtime(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<RealtimeOptions>().BindConfiguration("Realtime").ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSignalR().AddJsonProtocol(o => ApiExtensions.ConfigureJson(o.PayloadSerializerOptions));
+        builder.Services.AddSingleton<ChangeFeeds>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ChangeFeeds>());
+        return builder;
+    }
+
+    public static WebApplication MapRealtime(this WebApplication app)
+    {
+        app.MapHub<SyncHub>("/hubs/sync");
+        return app;
+    }
+}

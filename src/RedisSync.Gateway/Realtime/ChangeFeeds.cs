@@ -1,0 +1,160 @@
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.Extensions.Options;
+using RedisSync.Gateway.Store;
+using StackExchange.Redis;
+
+namespace RedisSync.Gateway.Realtime;
+
+/// <summary>
+/// This instance's SignalR delivery: its connections, and one <see cref="CollectionFeed"/> per collection
+/// that has local subscribers (created with the first, stopped with the last). SignalR groups are per
+/// server (PITFALLS 8), so each instance learns every change from Redis itself; no backplane needed.
+/// </summary>
+public sealed class ChangeFeeds(
+    RecordStore store,
+    IConnectionMultiplexer redis,
+    IHubContext<SyncHub> hub,
+    IOptions<RealtimeOptions> options,
+    ILogger<ChangeFeeds> log) : IHostedService
+{
+    // Joins and leaves are serialized by _feedsLock (starting a feed awaits Redis); every mutation also
+    // takes the monitor on _feeds so the poll timer can enumerate it without waiting for a start.
+    private readonly Dictionary<string, (CollectionFeed Feed, int Users)> _feeds = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _feedsLock = new(1, 1);
+    private readonly Dictionary<string, ClientConnection> _connections = new(StringComparer.Ordinal);
+    private Timer? _poll;
+
+    internal void Connect(HubCallerContext context)
+    {
+        var connection = new ClientConnection(context, hub, options.Value.OutboundBufferLength, log);
+        lock (_connections) _connections[context.ConnectionId] = connection;
+    }
+
+    internal async Task DisconnectAsync(string connectionId)
+    {
+        ClientConnection? connection;
+        lock (_connections)
+            if (_connections.Remove(connectionId, out connection)) { }
+        if (connection is null) return;
+        connection.Close();
+        Subscription[] subs;
+        lock (connection.Subscriptions)
+        {
+            subs = [.. connection.Subscriptions.Values];
+            connection.Subscriptions.Clear();
+        }
+        foreach (var sub in subs) await LeaveAsync(sub);
+    }
+
+    internal async Task<SubscribeResult> SubscribeAsync(string connectionId, string collection, string? after, IClientProxy caller)
+    {
+        ClientConnection connection;
+        lock (_connections)
+            connection = _connections.GetValueOrDefault(connectionId) ?? throw new HubException("The connection is closing.");
+
+        Subscription? previous;
+        lock (connection.Subscriptions)
+        {
+            connection.Subscriptions.Remove(collection, out previous);
+            if (connection.Subscriptions.Count >= options.Value.MaxSubscriptionsPerConnection)
+                throw new HubException($"At most {options.Value.MaxSubscriptionsPerConnection} subscriptions per connection.");
+        }
+        // Subscribing again (e.g. after a resync) replaces the old subscription.
+        if (previous is not null) await LeaveAsync(previous);
+
+        var feed = await JoinFeedAsync(collection);
+        var sub = new Subscription(connection, feed);
+        lock (connection.Subscriptions) connection.Subscriptions[collection] = sub;
+        try
+        {
+            var result = await feed.SubscribeAsync(sub, after, caller);
+            RealtimeLog.Subscribed(log, connectionId, collection, after, result.Replayed, result.Last, result.ResyncRequired);
+            return result;
+        }
+        catch
+        {
+            lock (connection.Subscriptions) connection.Subscriptions.Remove(collection);
+            await LeaveFeedAsync(collection);
+            throw;
+        }
+    }
+
+    internal async Task UnsubscribeAsync(string connectionId, string collection)
+    {
+        ClientConnection? connection;
+        lock (_connections) connection = _connections.GetValueOrDefault(connectionId);
+        if (connection is null) return;
+        Subscription? sub;
+        lock (connection.Subscriptions) connection.Subscriptions.Remove(collection, out sub);
+        if (sub is not null) await LeaveAsync(sub);
+    }
+
+    private async Task LeaveAsync(Subscription sub)
+    {
+        await sub.Feed.RemoveAsync(sub);
+        await LeaveFeedAsync(sub.Feed.Collection);
+    }
+
+    private async Task<CollectionFeed> JoinFeedAsync(string collection)
+    {
+        await _feedsLock.WaitAsync();
+        try
+        {
+            if (_feeds.TryGetValue(collection, out var entry))
+            {
+                lock (_feeds) _feeds[collection] = (entry.Feed, entry.Users + 1);
+                return entry.Feed;
+            }
+            var feed = await CollectionFeed.StartAsync(collection, store, redis.GetSubscriber(), options.Value, log);
+            lock (_feeds) _feeds[collection] = (feed, 1);
+            return feed;
+        }
+        finally { _feedsLock.Release(); }
+    }
+
+    private async Task LeaveFeedAsync(string collection)
+    {
+        await _feedsLock.WaitAsync();
+        try
+        {
+            if (!_feeds.TryGetValue(collection, out var entry)) return;
+            lock (_feeds)
+            {
+                if (entry.Users > 1) { _feeds[collection] = (entry.Feed, entry.Users - 1); return; }
+                _feeds.Remove(collection);
+            }
+            await entry.Feed.StopAsync();
+        }
+        finally { _feedsLock.Release(); }
+    }
+
+    private void NudgeAll()
+    {
+        CollectionFeed[] feeds;
+        lock (_feeds) feeds = [.. _feeds.Values.Select(f => f.Feed)];
+        foreach (var feed in feeds) feed.Nudge();
+    }
+
+    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
+    {
+        // Everything published while the subscription was down is gone; the change log has it.
+        int count;
+        lock (_feeds) count = _feeds.Count;
+        RealtimeLog.BackfillAfterReconnect(log, count);
+        NudgeAll();
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        redis.ConnectionRestored += OnConnectionRestored;
+        var every = options.Value.BackfillInterval;
+        _poll = new Timer(_ => NudgeAll(), null, every, every);
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        redis.ConnectionRestored -= OnConnectionRestored;
+        if (_poll is not null) await _poll.DisposeAsync();
+    }
+}

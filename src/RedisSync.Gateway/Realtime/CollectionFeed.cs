@@ -1,0 +1,237 @@
+using System.Threading.Channels;
+using Microsoft.AspNetCore.SignalR;
+using RedisSync.Gateway.Store;
+using StackExchange.Redis;
+
+namespace RedisSync.Gateway.Realtime;
+
+/// <summary>
+/// This instance's view of one collection's changes: one Redis subscription, fanned out to the local
+/// subscribers in strict seq order, exactly once.
+/// <para>
+/// Pub/sub is at most once (PITFALLS 3), so the feed never trusts it alone: every published change carries
+/// the seq of the change before it, and when that is not the last seq this feed delivered, the feed first
+/// reads the missing changes from the change log. Redis reconnects and a periodic poll do the same, which
+/// also covers a change whose message was lost with nothing after it.
+/// </para>
+/// </summary>
+internal sealed class CollectionFeed
+{
+    private readonly RecordStore _store;
+    private readonly ISubscriber _redis;
+    private readonly RealtimeOptions _options;
+    private readonly ILogger _log;
+    // Bounded: if it ever overflows, the dropped messages show up as a gap and are read from the log.
+    private readonly Channel<byte[]?> _inbox = Channel.CreateBounded<byte[]?>(
+        new BoundedChannelOptions(10_000) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly List<Subscription> _subscriptions = [];
+    private readonly Action<RedisChannel, RedisValue> _handler;
+    private string _last = "";
+    private Task _loop = Task.CompletedTask;
+
+    private CollectionFeed(string collection, RecordStore store, ISubscriber redis, RealtimeOptions options, ILogger log)
+    {
+        Collection = collection;
+        _store = store;
+        _redis = redis;
+        _options = options;
+        _log = log;
+        _handler = (_, message) => _inbox.Writer.TryWrite((byte[])message!);
+    }
+
+    public string Collection { get; }
+
+    /// <summary>Subscribes to Redis first and reads the position second, so nothing falls between the two.</summary>
+    public static async Task<CollectionFeed> StartAsync(string collection, RecordStore store, ISubscriber redis, RealtimeOptions options, ILogger log)
+    {
+        var feed = new CollectionFeed(collection, store, redis, options, log);
+        await redis.SubscribeAsync(RedisKeys.Changes(collection), feed._handler);
+        try
+        {
+            feed._last = await store.LastSeqAsync(collection) ?? "";
+        }
+        catch
+        {
+            await redis.UnsubscribeAsync(RedisKeys.Changes(collection), feed._handler);
+            throw;
+        }
+        feed._loop = Task.Run(feed.RunAsync);
+        RealtimeLog.FeedStarted(log, collection, feed._last);
+        return feed;
+    }
+
+    /// <summary>Asks the feed to look in the change log for anything it has not delivered.</summary>
+    public void Nudge() => _inbox.Writer.TryWrite(null);
+
+    public async Task StopAsync()
+    {
+        await _redis.UnsubscribeAsync(RedisKeys.Changes(Collection), _handler);
+        _inbox.Writer.TryComplete();
+        await _loop;
+        RealtimeLog.FeedStopped(_log, Collection);
+    }
+
+    /// <summary>
+    /// Adds a subscriber. With <paramref name="after"/>, the changes after it are replayed to
+    /// <paramref name="caller"/> first; live changes that arrive meanwhile wait in the subscription and go
+    /// out after the replay, minus what the replay already sent (PITFALLS 5).
+    /// </summary>
+    public async Task<SubscribeResult> SubscribeAsync(Subscription sub, string? after, IClientProxy caller)
+    {
+        string joinedAt;
+        await _gate.WaitAsync();
+        try
+        {
+            joinedAt = _last;
+            if (after is null)
+            {
+                sub.Cursor = joinedAt;
+                _subscriptions.Add(sub);
+                return new SubscribeResult(Collection, NullIfEmpty(joinedAt), 0, false);
+            }
+            sub.Pending = [];
+            _subscriptions.Add(sub);
+        }
+        finally { _gate.Release(); }
+
+        var cursor = after;
+        var replayed = 0;
+        var resync = false;
+        try
+        {
+            if (Seq.Compare(after, joinedAt) < 0)
+            {
+                // Replay (after, joinedAt] straight to the caller, so it arrives before Subscribe's result.
+                while (true)
+                {
+                    var read = await _store.ReadChangesAsync(Collection, cursor, _options.ReplayPageSize);
+                    if (read.ResyncRequired) { resync = true; break; }
+                    var done = read.Items.Count < _options.ReplayPageSize;
+                    foreach (var change in read.Items)
+                    {
+                        if (Seq.Compare(change.Seq, joinedAt) > 0) { done = true; break; }
+                        await caller.SendAsync("change", ChangeMessage.From(change));
+                        cursor = change.Seq;
+                        replayed++;
+                    }
+                    if (done) break;
+                }
+            }
+            else if (Seq.Compare(after, joinedAt) > 0)
+            {
+                // The client is ahead of this instance: either this feed has not caught up yet (it will),
+                // or the position comes from a change log that no longer exists (Redis was wiped).
+                var last = await _store.LastSeqAsync(Collection) ?? "";
+                if (Seq.Compare(after, last) > 0) resync = true;
+                else Nudge();
+            }
+        }
+        catch
+        {
+            await RemoveAsync(sub);
+            throw;
+        }
+
+        await _gate.WaitAsync();
+        try
+        {
+            var pending = sub.Pending ?? [];
+            sub.Pending = null;
+            if (resync)
+            {
+                sub.Cursor = _last; // live from now: what arrived meanwhile is part of the snapshot to reload
+            }
+            else
+            {
+                sub.Cursor = cursor;
+                foreach (var change in pending) sub.Offer(change, int.MaxValue);
+            }
+            return new SubscribeResult(Collection, NullIfEmpty(sub.Cursor), replayed, resync);
+        }
+        finally { _gate.Release(); }
+    }
+
+    /// <summary>Removes a subscriber; returns how many remain.</summary>
+    public async Task<int> RemoveAsync(Subscription sub)
+    {
+        await _gate.WaitAsync();
+        try
+        {
+            _subscriptions.Remove(sub);
+            return _subscriptions.Count;
+        }
+        finally { _gate.Release(); }
+    }
+
+    private async Task RunAsync()
+    {
+        await foreach (var message in _inbox.Reader.ReadAllAsync())
+        {
+            await _gate.WaitAsync();
+            try
+            {
+                if (message is null) await CatchUpAsync();
+                else await ApplyAsync(EntryCodec.ChangesFromMessage(Collection, message));
+            }
+            catch (Exception e) when (e is RedisException or TimeoutException)
+            {
+                // Redis is away; the reconnect event or the next poll brings the feed up to date.
+                RealtimeLog.FeedReadFailed(_log, e, Collection);
+            }
+            finally { _gate.Release(); }
+        }
+    }
+
+    private async Task ApplyAsync(List<Contracts.ChangeEvent> changes)
+    {
+        foreach (var change in changes)
+        {
+            if (Seq.Compare(change.Seq, _last) <= 0) continue; // already delivered (e.g. by a backfill)
+            if (change.Prev != _last)
+            {
+                await CatchUpAsync(); // a change before this one never reached us
+                continue;             // the catch-up read everything up to the log's end, this one included
+            }
+            Deliver(ChangeMessage.From(change));
+        }
+    }
+
+    private async Task CatchUpAsync()
+    {
+        var from = _last;
+        var count = 0;
+        while (true)
+        {
+            var read = await _store.ReadChangesAsync(Collection, _last.Length == 0 ? "0-0" : _last, _options.ReplayPageSize);
+            if (read.ResyncRequired)
+            {
+                RealtimeLog.FeedResync(_log, Collection, _last, _subscriptions.Count);
+                _last = read.Last ?? "";
+                var notice = new ResyncMessage(Collection, "The change log no longer covers what this gateway last delivered; reload the records and subscribe from their asOf.");
+                foreach (var sub in _subscriptions)
+                {
+                    sub.Cursor = _last;
+                    if (sub.Pending is not null) sub.Pending.Clear();
+                    sub.Connection.Enqueue("resync", notice);
+                }
+                return;
+            }
+            foreach (var change in read.Items)
+            {
+                Deliver(ChangeMessage.From(change));
+                count++;
+            }
+            if (read.Items.Count < _options.ReplayPageSize) break;
+        }
+        if (count > 0) RealtimeLog.Backfilled(_log, Collection, count, from);
+    }
+
+    private void Deliver(ChangeMessage change)
+    {
+        _last = change.Seq;
+        foreach (var sub in _subscriptions) sub.Offer(change, _options.OutboundBufferLength);
+    }
+
+    private static string? NullIfEmpty(string s) => s.Length == 0 ? null : s;
+}

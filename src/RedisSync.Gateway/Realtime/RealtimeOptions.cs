@@ -1,0 +1,26 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace RedisSync.Gateway.Realtime;
+
+/// <summary>SignalR delivery settings (section <c>Realtime</c>).</summary>
+public sealed class RealtimeOptions
+{
+    /// <summary>Collections one connection may subscribe to at once.</summary>
+    [Range(1, 10_000)]
+    public int MaxSubscriptionsPerConnection { get; set; } = 100;
+
+    /// <summary>
+    /// Messages queued for one connection before it counts as too slow and is disconnected (it can resume
+    /// from its last seq). Bounds memory per connection; a slow client never holds up anyone else.
+    /// </summary>
+    [Range(16, 10_000_000)]
+    public int OutboundBufferLength { get; set; } = 10_000;
+
+    /// <summary>Change-log entries read per round trip when replaying or backfilling.</summary>
+    [Range(10, 10_000)]
+    public int ReplayPageSize { get; set; } = 1000;
+
+    /// <summary>How often each collection feed checks the change log for anything pub/sub did not bring.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
+    public TimeSpan BackfillInterval { get; set; } = TimeSpan.FromSeconds(5);
+}
