@@ -24,7 +24,8 @@ public static class CallerClaims
 }
 
 /// <summary>
-/// Authenticates <c>X-Api-Key</c> (or <c>access_token</c> for browsers and WebSockets) against the
+/// Authenticates <c>X-Api-Key</c> (or <c>access_token</c> for browsers and WebSockets, or a bearer token
+/// as SignalR clients send on negotiate) against the
 /// configured keys. Every configured key is compared, by SHA-256 and in constant time, so neither the
 /// match nor its position leaks through timing. Keys are never logged.
 /// </summary>
@@ -48,6 +49,10 @@ internal sealed class ApiKeyAuthenticationHandler(
 
         string? presented = Request.Headers["X-Api-Key"].FirstOrDefault();
         if (string.IsNullOrEmpty(presented)) presented = Request.Query["access_token"].FirstOrDefault();
+        // The official SignalR clients send accessTokenFactory's value as a bearer token on negotiate.
+        if (string.IsNullOrEmpty(presented) && Request.Headers.Authorization.FirstOrDefault() is { } authorization
+            && authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+            presented = authorization["Bearer ".Length..].Trim();
         if (string.IsNullOrEmpty(presented)) return Task.FromResult(AuthenticateResult.NoResult());
 
         var hash = SHA256.HashData(Encoding.UTF8.GetBytes(presented));
