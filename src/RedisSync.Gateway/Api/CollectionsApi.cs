@@ -20,7 +20,8 @@ internal static class CollectionsApi
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
         app.MapGet("/health/live", () => TypedResults.Ok(new { status = "live" })).WithTags("Health").WithSummary("The process is up.");
-        app.MapGet("/health/ready", Ready).WithTags("Health").WithSummary("Redis answers a PING.");
+        app.MapGet("/health/ready", Ready).WithTags("Health").WithSummary("Redis answers a PING.")
+            .Produces<ReadyStatus>(StatusCodes.Status503ServiceUnavailable);
         return app;
     }
 

@@ -40,7 +40,8 @@ internal static partial class RecordsApi
             .WithSummary("Apply 1 to 1000 puts, patches and deletes; all are validated before any is applied.")
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
         group.MapGet("/records/{id}", GetRecord).WithName("GetRecord")
-            .WithSummary("Read a record; ?include=clocks adds every field's clock.");
+            .WithSummary("Read a record; ?include=clocks adds every field's clock.")
+            .ProducesProblem(StatusCodes.Status404NotFound);
         group.MapGet("/records", ListRecords).WithName("ListRecords")
             .WithSummary("Page through live records; asOf is where Subscribe continues without a gap.");
         group.MapGet("/changes", ListChanges).WithName("ListChanges")
