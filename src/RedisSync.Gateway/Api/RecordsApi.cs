@@ -20,8 +20,8 @@ internal static partial class RecordsApi
     {
         var group = app.MapGroup("/api/v1/collections/{collection}")
             .WithTags("Records")
-            .RequireAuthorization()
-            .AddEndpointFilter<CollectionAccessFilter>()
+            .RequireAuthorization(CollectionAccessRequirement.Policy)
+            .AddEndpointFilter<RouteNamesFilter>()
             .ProducesValidationProblem()
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status403Forbidden)

@@ -22,7 +22,15 @@ public sealed class WriteService(RecordStore store, WriteMapper mapper, IOptions
         var write = mapper.Map(new WriteInput(op, id, version, timestamp, source, data, policy, user.SourceOf() is null), user.SourceOf(), "", errors);
         if (write is null) return Problems.Validation(errors);
 
-        var result = (await store.WriteAsync(collection, policy, [write]))[0];
+        WriteResult result;
+        try
+        {
+            result = (await store.WriteAsync(collection, policy, [write]))[0];
+        }
+        catch (RecordTooLargeException e)
+        {
+            return Problems.Validation("data", e.Message);
+        }
         if (result.Outcome == "conflict")
             return Problems.Conflict($"A field of '{id}' already holds clock {Describe(write)} with a different value: a source must not reuse a clock.");
         return result.Created
@@ -49,7 +57,14 @@ public sealed class WriteService(RecordStore store, WriteMapper mapper, IOptions
             if (mapper.Map(input, user.SourceOf(), $"records[{i}].", errors) is { } write) writes.Add(write);
         }
         if (errors.Count > 0) return Problems.Validation(errors);
-        return TypedResults.Ok(new BatchResult(await store.WriteAsync(collection, policy, writes)));
+        try
+        {
+            return TypedResults.Ok(new BatchResult(await store.WriteAsync(collection, policy, writes)));
+        }
+        catch (RecordTooLargeException e)
+        {
+            return Problems.Validation($"records[{e.ItemIndex}].data", e.Message + " Nothing in this batch was written.");
+        }
     }
 
     // With auth on, the key names the source; a body that claims another is refused rather than ignored.

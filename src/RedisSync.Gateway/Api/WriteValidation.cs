@@ -28,9 +28,10 @@ public sealed partial class WriteInputValidator : AbstractValidator<WriteInput>
         var sync = options.Value;
 
         RuleFor(x => x.Op).NotNull().OverridePropertyName("op").WithMessage("op must be one of put, patch, delete.");
-        RuleFor(x => x.Id).NotEmpty().OverridePropertyName("id").WithMessage("id is required.")
-            .Must(id => Names.RecordId().IsMatch(id!)).When(x => !string.IsNullOrEmpty(x.Id)).OverridePropertyName("id")
-            .WithMessage(x => $"id '{x.Id}' must match {Names.RecordId()}.");
+        // Two rules: a When() on a chain guards every validator before it, which would let an empty id through.
+        RuleFor(x => x.Id).NotEmpty().OverridePropertyName("id").WithMessage("id is required.");
+        RuleFor(x => x.Id).Must(id => Names.RecordId().IsMatch(id!)).When(x => !string.IsNullOrEmpty(x.Id))
+            .OverridePropertyName("id").WithMessage(x => $"id '{x.Id}' must match {Names.RecordId()}.");
 
         RuleFor(x => x.Version).NotNull().When(x => x.Policy == MergePolicy.Version).OverridePropertyName("version")
             .WithMessage("version is required under this collection's version policy.");

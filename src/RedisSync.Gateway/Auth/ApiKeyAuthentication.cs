@@ -71,7 +71,9 @@ internal sealed class ApiKeyAuthenticationHandler(
         Api.Problems.Unauthorized().ExecuteAsync(Context);
 
     protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
-        Api.Problems.Forbidden("This API key may not do that.").ExecuteAsync(Context);
+        Api.Problems.Forbidden(Request.RouteValues["collection"] is string collection
+            ? $"This API key may not {(CollectionAccessHandler.IsRead(Request) ? "read" : "write")} collection '{collection}'."
+            : "This API key may not do that.").ExecuteAsync(Context);
 
     private AuthenticateResult Success(params Claim[] claims) =>
         AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName));

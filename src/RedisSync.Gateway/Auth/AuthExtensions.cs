@@ -11,7 +11,9 @@ public static class AuthExtensions
         builder.Services.AddSingleton<IValidateOptions<AuthOptions>, AuthOptionsValidator>();
         builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
-        builder.Services.AddAuthorization();
+        builder.Services.AddAuthorizationBuilder().AddPolicy(CollectionAccessRequirement.Policy,
+            p => p.RequireAuthenticatedUser().AddRequirements(new CollectionAccessRequirement()));
+        builder.Services.AddSingleton<Microsoft.AspNetCore.Authorization.IAuthorizationHandler, CollectionAccessHandler>();
         return builder;
     }
 }

@@ -31,6 +31,7 @@ public static class ApiExtensions
     public static void ConfigureJson(JsonSerializerOptions json)
     {
         json.AllowDuplicateProperties = false;
+        json.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict; // "1" is not a version
         json.MaxDepth = 64;
         json.Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
     }

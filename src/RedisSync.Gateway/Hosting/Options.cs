@@ -37,8 +37,11 @@ public sealed class SyncOptions
     [Range(10, int.MaxValue)]
     public int ChangeLogMaxLength { get; set; } = 100_000;
 
-    /// <summary>Most fields one write may carry.</summary>
-    [Range(1, 100_000)]
+    /// <summary>
+    /// Most visible fields a record may hold (and so one write may carry). At most 2000: a change-log entry
+    /// carries the whole record through one Lua unpack(), which Redis's Lua caps at about 8000 values.
+    /// </summary>
+    [Range(1, 2000)]
     public int MaxFieldsPerRecord { get; set; } = 256;
 
     /// <summary>Most items in one batch.</summary>

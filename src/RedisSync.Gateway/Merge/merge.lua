@@ -17,7 +17,8 @@
 -- ARGV[1] policy: 'version' | 'timestamp'
 -- ARGV[2] change-log max length (approximate trim)
 -- ARGV[3] pub/sub channel for this collection
--- ARGV[4] number of items, then per item:
+-- ARGV[4] most visible fields a record may hold
+-- ARGV[5] number of items, then per item:
 --   op ('put'|'patch'|'delete'), key index into KEYS, record id, version, timestamp ms
 --   ('' = stamp with the Redis server's TIME), source, field count, then name, json-value pairs.
 --   In a patch the JSON text `null` means "remove"; in a put it is an ordinary value.
@@ -34,7 +35,13 @@
 --
 -- A clock is the string 'version|timestampMs|source'.
 --
--- Returns one array per item: { outcome, created(0|1), revision, seq, {staleFields...}, {record pairs...} }
+-- The script runs in two phases: first every item is merged in memory (nothing written), then, only if
+-- all of them are acceptable, the effects are written in item order. Redis does not roll a script back
+-- when it fails half way, so refusing before the first write is what keeps "nothing is half written".
+--
+-- Returns one array per item: { outcome, created(0|1), revision, seq, {staleFields...}, {record pairs...} },
+-- or { 'too-many-fields', itemIndex, fieldCount } (and nothing written) when an item would leave its
+-- record with more than ARGV[4] visible fields.
 -- where record pairs are 'id', id, 'r', rev, 'q', seq, 'u', updatedMs, 'c', clock, 'del', '0'|'1',
 -- then 'd:<field>', value for every visible field. Each applied change is also XADDed with pairs
 -- 'id','k','r','s','p','u','c','x', then the 'd:' pairs ('p' = previous seq in this collection, so
@@ -44,7 +51,8 @@
 local byTimestamp = ARGV[1] == 'timestamp'
 local maxLen = ARGV[2]
 local channel = ARGV[3]
-local n = tonumber(ARGV[4])
+local maxFields = tonumber(ARGV[4])
+local n = tonumber(ARGV[5])
 
 local t = redis.call('TIME')
 local nowMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -119,12 +127,11 @@ local function recordPairs(st, id)
   return out
 end
 
-local last = redis.call('HGET', KEYS[1], 'last') or ''
-local published = {}
-local results = {}
-local pos = 5
+-- Phase 1: merge every item in memory and plan its effects.
+local plans = {}
+local pos = 6
 
-for _ = 1, n do
+for item = 1, n do
   local op, k, id, ver, ts, src = ARGV[pos], tonumber(ARGV[pos + 1]), ARGV[pos + 2], ARGV[pos + 3], ARGV[pos + 4], ARGV[pos + 5]
   local nf = tonumber(ARGV[pos + 6])
   local names, values = {}, {}
@@ -135,6 +142,8 @@ for _ = 1, n do
   pos = pos + 7 + 2 * nf
 
   local st = load(k)
+  local plan = { k = k, id = id, stale = {}, hset = {}, hdel = {}, created = 0 }
+  plans[item] = plan
   local stamped = false
   if ts == '' then
     -- Server-stamped (timestamp policy): Redis TIME is one clock for every gateway. Stamps on one record
@@ -162,14 +171,13 @@ for _ = 1, n do
   end
 
   if conflict then
-    results[#results + 1] = { 'conflict', 0, st['$rev'] or '0', st['$seq'] or '', {}, recordPairs(st, id) }
+    plan.outcome = 'conflict'
   else
     local before = visible(st)
     local wasDeleted = st['$del'] == '1'
     local existed = st.exists
     local won = false
-    local stale = {}
-    local hset, hdel = {}, {}
+    local hset, hdel = plan.hset, plan.hdel
 
     if not isPatch then
       if not st.floor or cmp(C, st.floor) > 0 then
@@ -206,12 +214,13 @@ for _ = 1, n do
         end
         won = true
       else
-        stale[#stale + 1] = name
+        plan.stale[#plan.stale + 1] = name
       end
     end
 
     if not won then
-      results[#results + 1] = { 'stale', 0, st['$rev'] or '0', st['$seq'] or '', stale, recordPairs(st, id) }
+      plan.outcome = 'stale'
+      plan.hset, plan.hdel = {}, {}
     else
       if stamped then
         st['$stamp'] = ts
@@ -219,21 +228,22 @@ for _ = 1, n do
       end
       -- Derived state: visible data, deleted flag and the record clock.
       local after = visible(st)
-      local anyVisible = false
+      local count = 0
       local clk = st.floor
       local tomb = nil
       for _, f in pairs(st.fields) do
         if f.v then
-          anyVisible = true
+          count = count + 1
           if not clk or cmp(f.cl, clk) > 0 then clk = f.cl end
         elseif not tomb or cmp(f.cl, tomb) > 0 then
           tomb = f.cl
         end
       end
+      if count > maxFields then return { 'too-many-fields', item, count } end
       -- A record that only ever saw a patch's nulls has no floor and no visible field: its clock is its
       -- newest removal, so that it still depends only on the set of writes.
       clk = clk or tomb
-      local deleted = st['$fk'] == 'd' and not anyVisible
+      local deleted = st['$fk'] == 'd' and count == 0
       st['$clk'] = clk.str
       st['$del'] = deleted and '1' or '0'
       hset[#hset + 1] = '$clk'; hset[#hset + 1] = clk.str
@@ -243,42 +253,65 @@ for _ = 1, n do
       for name, v in pairs(after) do if before[name] ~= v then changed[#changed + 1] = name end end
       for name, _ in pairs(before) do if after[name] == nil then changed[#changed + 1] = name end end
       table.sort(changed)
-      local applied = #changed > 0 or deleted ~= wasDeleted or not existed
-      local created = 0
-
-      if applied then
-        local rev = tostring(tonumber(st['$rev'] or '0') + 1)
-        created = (not deleted and (not existed or wasDeleted)) and 1 or 0
-        local x = {}
-        for i = 1, #changed do x[i] = netstring(changed[i]) end
-        local entry = { 'id', id, 'k', deleted and 'delete' or 'upsert', 'r', rev, 's', src, 'p', last,
-          'u', nowStr, 'c', clk.str, 'x', table.concat(x) }
-        for name, v in pairs(after) do entry[#entry + 1] = 'd:' .. name; entry[#entry + 1] = v end
-        local seq = redis.call('XADD', KEYS[2], 'MAXLEN', '~', maxLen, '*', unpack(entry))
-        last = seq
-        st['$rev'] = rev; st['$seq'] = seq; st['$upd'] = nowStr
-        hset[#hset + 1] = '$rev'; hset[#hset + 1] = rev
-        hset[#hset + 1] = '$seq'; hset[#hset + 1] = seq
-        hset[#hset + 1] = '$upd'; hset[#hset + 1] = nowStr
-        if deleted then redis.call('ZREM', KEYS[3], id) else redis.call('ZADD', KEYS[3], 0, id) end
-        local msg = { netstring(seq), netstring(tostring(#entry)) }
-        for i = 1, #entry do msg[#msg + 1] = netstring(entry[i]) end
-        published[#published + 1] = table.concat(msg)
-      end
-
-      -- HSET/HDEL in bounded chunks: unpack() of a huge table overflows Lua's C stack.
-      for i = 1, #hdel, 200 do redis.call('HDEL', KEYS[k], unpack(hdel, i, math.min(i + 199, #hdel))) end
-      for i = 1, #hset, 200 do redis.call('HSET', KEYS[k], unpack(hset, i, math.min(i + 199, #hset))) end
+      plan.applied = #changed > 0 or deleted ~= wasDeleted or not existed
       st.exists = true
 
-      local outcome = applied and 'applied' or 'unchanged'
-      results[#results + 1] = { outcome, created, st['$rev'] or '0', st['$seq'] or '', stale, recordPairs(st, id) }
+      if plan.applied then
+        local rev = tostring(tonumber(st['$rev'] or '0') + 1)
+        plan.created = (not deleted and (not existed or wasDeleted)) and 1 or 0
+        plan.deleted = deleted
+        local x = {}
+        for i = 1, #changed do x[i] = netstring(changed[i]) end
+        -- Entry pair 10 ('p', the previous seq) is filled in when the entry is written.
+        plan.entry = { 'id', id, 'k', deleted and 'delete' or 'upsert', 'r', rev, 's', src, 'p', '',
+          'u', nowStr, 'c', clk.str, 'x', table.concat(x) }
+        for name, v in pairs(after) do plan.entry[#plan.entry + 1] = 'd:' .. name; plan.entry[#plan.entry + 1] = v end
+        st['$rev'] = rev; st['$upd'] = nowStr
+        hset[#hset + 1] = '$rev'; hset[#hset + 1] = rev
+        hset[#hset + 1] = '$upd'; hset[#hset + 1] = nowStr
+        st.lastPlan = plan
+        plan.outcome = 'applied'
+      else
+        plan.outcome = 'unchanged'
+      end
     end
   end
+  -- What the result reports is the record as this item left it; its seq is known only in phase 2.
+  plan.rev = st['$rev'] or '0'
+  plan.seqFrom = st.lastPlan
+  plan.seqBefore = st['$seq'] or ''
+  plan.pairs = recordPairs(st, id)
 end
 
+-- Phase 2: every item is acceptable; write the effects in item order.
+local last = redis.call('HGET', KEYS[1], 'last') or ''
+local published = {}
+for _, plan in ipairs(plans) do
+  if plan.applied then
+    plan.entry[10] = last
+    local seq = redis.call('XADD', KEYS[2], 'MAXLEN', '~', maxLen, '*', unpack(plan.entry))
+    plan.seq = seq
+    last = seq
+    plan.hset[#plan.hset + 1] = '$seq'; plan.hset[#plan.hset + 1] = seq
+    if plan.deleted then redis.call('ZREM', KEYS[3], plan.id) else redis.call('ZADD', KEYS[3], 0, plan.id) end
+    local msg = { netstring(seq), netstring(tostring(#plan.entry)) }
+    for i = 1, #plan.entry do msg[#msg + 1] = netstring(plan.entry[i]) end
+    published[#published + 1] = table.concat(msg)
+  end
+  -- HSET/HDEL in bounded chunks: unpack() of a huge table overflows Lua's C stack.
+  local hdel, hset = plan.hdel, plan.hset
+  for i = 1, #hdel, 200 do redis.call('HDEL', KEYS[plan.k], unpack(hdel, i, math.min(i + 199, #hdel))) end
+  for i = 1, #hset, 200 do redis.call('HSET', KEYS[plan.k], unpack(hset, i, math.min(i + 199, #hset))) end
+end
 if #published > 0 then
   redis.call('HSET', KEYS[1], 'last', last)
   redis.call('PUBLISH', channel, table.concat(published))
+end
+
+local results = {}
+for i, plan in ipairs(plans) do
+  local seq = plan.seqFrom and plan.seqFrom.seq or plan.seqBefore
+  plan.pairs[6] = seq -- recordPairs puts the seq at position 6
+  results[i] = { plan.outcome, plan.created, plan.rev, seq, plan.stale, plan.pairs }
 end
 return results

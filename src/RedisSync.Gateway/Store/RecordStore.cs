@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using Microsoft.Extensions.Options;
 using RedisSync.Gateway.Contracts;
@@ -20,9 +19,6 @@ public sealed class RecordStore(IConnectionMultiplexer redis, IOptions<SyncOptio
     private static readonly StoredScript Merge = StoredScript.FromResource("merge.lua");
     private static readonly StoredScript Changes = StoredScript.FromResource("changes.lua");
 
-    // Collections this instance has already registered in rs:collections; saves a command per write.
-    private readonly ConcurrentDictionary<string, bool> _registered = new(StringComparer.Ordinal);
-
     private IDatabase Db => redis.GetDatabase();
 
     /// <summary>Applies writes to one collection in order, atomically each, in a single script run.</summary>
@@ -35,6 +31,7 @@ public sealed class RecordStore(IConnectionMultiplexer redis, IOptions<SyncOptio
             policy == MergePolicy.Timestamp ? "timestamp" : "version",
             options.Value.ChangeLogMaxLength,
             (string)RedisKeys.Changes(collection)!,
+            options.Value.MaxFieldsPerRecord,
             writes.Count,
         };
         foreach (var write in writes)
@@ -58,11 +55,9 @@ public sealed class RecordStore(IConnectionMultiplexer redis, IOptions<SyncOptio
             }
         }
 
-        if (!_registered.ContainsKey(collection))
-            await Db.SetAddAsync(RedisKeys.Collections, collection, CommandFlags.FireAndForget);
-
         var raw = (RedisResult[])(await Merge.RunAsync(Db, keys.ToArray(), args.ToArray()))!;
-        _registered.TryAdd(collection, true);
+        if (raw.Length == 3 && raw[0].ToString() == "too-many-fields")
+            throw new RecordTooLargeException((int)raw[1] - 1, (int)raw[2], options.Value.MaxFieldsPerRecord);
 
         var results = new WriteResult[raw.Length];
         for (var i = 0; i < raw.Length; i++)
@@ -73,6 +68,11 @@ public sealed class RecordStore(IConnectionMultiplexer redis, IOptions<SyncOptio
             results[i] = new WriteResult(collection, writes[i].Id, (string)item[0]!, (int)item[1] == 1,
                 (long)item[2], seq.Length == 0 ? null : seq, (string[])item[4]!, record);
         }
+
+        // A record born here (revision 1) may belong to a collection not yet listed, including after Redis
+        // lost its data. Cross-slot, so outside the script; fire-and-forget, so no extra round trip is awaited.
+        if (results.Any(r => r.Outcome == "applied" && r.Revision == 1))
+            await Db.SetAddAsync(RedisKeys.Collections, collection, CommandFlags.FireAndForget);
         return results;
     }
 
@@ -144,6 +144,14 @@ public sealed class RecordStore(IConnectionMultiplexer redis, IOptions<SyncOptio
         catch (RedisException) { return false; }
         catch (TimeoutException) { return false; }
     }
+}
+
+/// <summary>A write would leave its record with more visible fields than allowed; nothing was written.</summary>
+public sealed class RecordTooLargeException(int itemIndex, int fieldCount, int max)
+    : Exception($"The record would hold {fieldCount} fields; at most {max} are allowed.")
+{
+    /// <summary>0-based index of the offending write in the call.</summary>
+    public int ItemIndex { get; } = itemIndex;
 }
 
 /// <summary>Opaque page cursors: the last id of the page, base64url so clients don't build them.</summary>
