@@ -5,6 +5,7 @@ var builder = WebApplication.CreateBuilder(args);
 
 builder.AddRedisStore();
 builder.AddApiKeyAuth();
+builder.AddProtection();
 builder.AddSyncApi();
 builder.AddRealtime();
 

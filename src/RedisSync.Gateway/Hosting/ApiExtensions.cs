@@ -12,7 +12,7 @@ public static class ApiExtensions
     public static WebApplicationBuilder AddSyncApi(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
-        services.ConfigureHttpJsonOptions(o => ConfigureJson(o.SerializerOptions));
+        services.AddOptions<JsonOptions>().Configure<IOptions<SyncOptions>>((o, sync) => ConfigureJson(o.SerializerOptions, sync.Value.MaxJsonDepth));
         // Bad bodies throw, so ErrorHandling answers them as problems (the default is an empty 400/415).
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.AddOptions<KestrelServerOptions>().Configure<IOptions<SyncOptions>>((k, sync) => k.Limits.MaxRequestBodySize = sync.Value.MaxRequestBodyBytes);
@@ -28,11 +28,11 @@ public static class ApiExtensions
     }
 
     /// <summary>The JSON rules for bodies: duplicate keys and deep nesting are errors, not silent choices.</summary>
-    public static void ConfigureJson(JsonSerializerOptions json)
+    public static void ConfigureJson(JsonSerializerOptions json, int maxDepth)
     {
         json.AllowDuplicateProperties = false;
         json.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict; // "1" is not a version
-        json.MaxDepth = 64;
+        json.MaxDepth = maxDepth;
         json.Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
     }
 
@@ -41,7 +41,9 @@ public static class ApiExtensions
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.Use(RejectOversizedBodies);
+        app.UseCors();
         app.UseAuthentication();
+        app.UseRateLimiter(); // after authentication: the partition is the caller's API key
         app.UseAuthorization();
         app.UseSyncSwagger();
         app.MapRecordsApi();

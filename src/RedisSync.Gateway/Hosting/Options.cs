@@ -12,6 +12,12 @@ public sealed class RedisOptions
     /// </summary>
     [Required(ErrorMessage = "Redis:ConnectionString is required (or use the README's run command, which starts a local redis-server).")]
     public string? ConnectionString { get; set; }
+
+    /// <summary>
+    /// PEM file of a certificate authority to trust for Redis's TLS certificate (with <c>ssl=true</c> in the
+    /// connection string), for a Redis whose certificate is not signed by a CA the machine already trusts.
+    /// </summary>
+    public string? CaCertificatePath { get; set; }
 }
 
 /// <summary>Per-collection settings (section <c>Sync:Collections:{name}</c>).</summary>
@@ -51,6 +57,10 @@ public sealed class SyncOptions
     /// <summary>Largest accepted request body, in bytes.</summary>
     [Range(1024, 256L * 1024 * 1024)]
     public long MaxRequestBodyBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Deepest JSON nesting accepted in a body or hub message.</summary>
+    [Range(4, 256)]
+    public int MaxJsonDepth { get; set; } = 64;
 
     /// <summary>Largest page of <c>GET …/records</c> and <c>GET …/changes</c>.</summary>
     [Range(1, 10_000)]

@@ -8,7 +8,9 @@ public static class RealtimeExtensions
     public static WebApplicationBuilder AddRealtime(this WebApplicationBuilder builder)
     {
         builder.Services.AddOptions<RealtimeOptions>().BindConfiguration("Realtime").ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddSignalR().AddJsonProtocol(o => ApiExtensions.ConfigureJson(o.PayloadSerializerOptions));
+        builder.Services.AddSignalR();
+        builder.Services.AddOptions<Microsoft.AspNetCore.SignalR.JsonHubProtocolOptions>()
+            .Configure<Microsoft.Extensions.Options.IOptions<SyncOptions>>((o, sync) => ApiExtensions.ConfigureJson(o.PayloadSerializerOptions, sync.Value.MaxJsonDepth));
         builder.Services.AddSingleton<ChangeFeeds>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ChangeFeeds>());
         return builder;

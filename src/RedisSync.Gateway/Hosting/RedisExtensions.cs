@@ -1,3 +1,5 @@
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Options;
 using RedisSync.Gateway.Store;
 using StackExchange.Redis;
@@ -14,7 +16,13 @@ public static class RedisExtensions
         builder.Services.AddSingleton<IConnectionMultiplexer>(sp =>
         {
             var log = sp.GetRequiredService<ILogger<RecordStore>>();
-            var config = ConfigurationOptions.Parse(sp.GetRequiredService<IOptions<RedisOptions>>().Value.ConnectionString!);
+            var options = sp.GetRequiredService<IOptions<RedisOptions>>().Value;
+            var config = ConfigurationOptions.Parse(options.ConnectionString!);
+            if (options.CaCertificatePath is { } caPath)
+            {
+                var ca = X509Certificate2.CreateFromPem(File.ReadAllText(caPath));
+                config.CertificateValidation += (_, certificate, _, errors) => IssuedBy(ca, certificate, errors);
+            }
             // Start even when Redis is down, and keep reconnecting: requests get 503 meanwhile.
             config.AbortOnConnectFail = false;
             config.ConnectTimeout = Math.Min(config.ConnectTimeout, 5000);
@@ -26,6 +34,19 @@ public static class RedisExtensions
         });
         builder.Services.AddSingleton<RecordStore>();
         return builder;
+    }
+
+    // The certificate must chain to the configured CA; name mismatches and other errors still fail.
+    private static bool IssuedBy(X509Certificate2 ca, X509Certificate? certificate, SslPolicyErrors errors)
+    {
+        if (errors == SslPolicyErrors.None) return true;
+        if (certificate is null || (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) != SslPolicyErrors.None) return false;
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.Add(ca);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        using var leaf = new X509Certificate2(certificate);
+        return chain.Build(leaf);
     }
 }
 

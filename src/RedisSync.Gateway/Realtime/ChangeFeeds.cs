@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.Options;
+using RedisSync.Gateway.Auth;
 using RedisSync.Gateway.Store;
 using StackExchange.Redis;
 
@@ -24,18 +25,33 @@ public sealed class ChangeFeeds(
     private readonly Dictionary<string, ClientConnection> _connections = new(StringComparer.Ordinal);
     private Timer? _poll;
 
+    private readonly Dictionary<string, int> _connectionsPerKey = new(StringComparer.Ordinal);
+
     internal void Connect(HubCallerContext context)
     {
-        var connection = new ClientConnection(context, hub, options.Value.OutboundBufferLength, log);
-        lock (_connections) _connections[context.ConnectionId] = connection;
+        // With auth off every caller is the same anonymous user: there is no key to count against.
+        var key = context.User?.SourceOf() is null ? null : context.User.Identity?.Name;
+        lock (_connections)
+        {
+            if (key is not null)
+            {
+                var count = _connectionsPerKey.GetValueOrDefault(key);
+                if (count >= options.Value.MaxConnectionsPerKey)
+                    throw new HubException($"rate-limited: at most {options.Value.MaxConnectionsPerKey} concurrent connections per API key.");
+                _connectionsPerKey[key] = count + 1;
+            }
+            _connections[context.ConnectionId] = new ClientConnection(context, hub, options.Value.OutboundBufferLength, key, log);
+        }
     }
 
     internal async Task DisconnectAsync(string connectionId)
     {
         ClientConnection? connection;
         lock (_connections)
-            if (_connections.Remove(connectionId, out connection)) { }
-        if (connection is null) return;
+        {
+            if (!_connections.Remove(connectionId, out connection)) return;
+            if (connection.Key is { } key && --_connectionsPerKey[key] == 0) _connectionsPerKey.Remove(key);
+        }
         connection.Close();
         Subscription[] subs;
         lock (connection.Subscriptions)

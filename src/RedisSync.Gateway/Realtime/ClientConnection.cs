@@ -15,9 +15,10 @@ internal sealed class ClientConnection
     private readonly ILogger _log;
     private int _aborted;
 
-    public ClientConnection(HubCallerContext context, IHubContext<SyncHub> hub, int bufferLength, ILogger log)
+    public ClientConnection(HubCallerContext context, IHubContext<SyncHub> hub, int bufferLength, string? key, ILogger log)
     {
         _context = context;
+        Key = key;
         _log = log;
         _outbound = Channel.CreateBounded<(string, object)>(new BoundedChannelOptions(bufferLength)
         {
@@ -29,6 +30,9 @@ internal sealed class ClientConnection
     }
 
     public string Id => _context.ConnectionId;
+
+    /// <summary>The API key's name this connection counts against, or null when auth is off.</summary>
+    public string? Key { get; }
 
     /// <summary>Subscriptions of this connection by collection. Guarded by the lock on itself.</summary>
     public Dictionary<string, Subscription> Subscriptions { get; } = new(StringComparer.Ordinal);

@@ -9,6 +9,10 @@ public sealed class RealtimeOptions
     [Range(1, 10_000)]
     public int MaxSubscriptionsPerConnection { get; set; } = 100;
 
+    /// <summary>SignalR connections one API key may hold open at once.</summary>
+    [Range(1, 1_000_000)]
+    public int MaxConnectionsPerKey { get; set; } = 2000;
+
     /// <summary>
     /// Messages queued for one connection before it counts as too slow and is disconnected (it can resume
     /// from its last seq). Bounds memory per connection; a slow client never holds up anyone else.

@@ -22,12 +22,53 @@ public sealed class RedisServer : IAsyncDisposable
     }
 
     public int Port { get; }
+
+    /// <summary>PEM of the CA that signed the server's certificate, when started with TLS.</summary>
+    public string? CaCertificatePath { get; private init; }
     public string Directory { get; }
     public string? Password { get; private init; }
 
     /// <summary>StackExchange.Redis configuration string for this server.</summary>
     public string ConnectionString =>
-        $"127.0.0.1:{Port},abortConnect=false,connectTimeout=2000,syncTimeout=5000" + (Password is null ? "" : $",password={Password}");
+        $"127.0.0.1:{Port},abortConnect=false,connectTimeout=2000,syncTimeout=5000"
+        + (Password is null ? "" : $",password={Password}")
+        + (CaCertificatePath is null ? "" : ",ssl=true,sslHost=127.0.0.1");
+
+    /// <summary>
+    /// Starts a server that only speaks TLS, with a certificate for 127.0.0.1 signed by a throw-away CA
+    /// (<see cref="CaCertificatePath"/>), generated here so the test needs no openssl.
+    /// </summary>
+    public static async Task<RedisServer> StartTlsAsync()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "redissync-test-" + Guid.NewGuid().ToString("N")[..12]);
+        System.IO.Directory.CreateDirectory(dir);
+        using var caKey = System.Security.Cryptography.RSA.Create(2048);
+        var caRequest = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=RedisSync test CA", caKey,
+            System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
+        caRequest.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509BasicConstraintsExtension(true, false, 0, true));
+        using var ca = caRequest.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+        using var serverKey = System.Security.Cryptography.RSA.Create(2048);
+        var serverRequest = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=127.0.0.1", serverKey,
+            System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
+        var san = new System.Security.Cryptography.X509Certificates.SubjectAlternativeNameBuilder();
+        san.AddIpAddress(IPAddress.Loopback);
+        serverRequest.CertificateExtensions.Add(san.Build());
+        using var server = serverRequest.Create(ca, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1), Guid.NewGuid().ToByteArray()[..8]);
+        var caPath = Path.Combine(dir, "ca.crt");
+        await File.WriteAllTextAsync(caPath, ca.ExportCertificatePem());
+        await File.WriteAllTextAsync(Path.Combine(dir, "server.crt"), server.ExportCertificatePem());
+        await File.WriteAllTextAsync(Path.Combine(dir, "server.key"), serverKey.ExportPkcs8PrivateKeyPem());
+
+        var port = FreePort();
+        var redis = new RedisServer(port, dir,
+        [
+            "--save", "", "--appendonly", "no", "--port", "0", "--tls-port", port.ToString(),
+            "--tls-cert-file", Path.Combine(dir, "server.crt"), "--tls-key-file", Path.Combine(dir, "server.key"),
+            "--tls-ca-cert-file", caPath, "--tls-auth-clients", "no",
+        ]) { CaCertificatePath = caPath };
+        await redis.StartProcessAsync();
+        return redis;
+    }
 
     /// <summary>Starts a server. With <paramref name="appendFsyncAlways"/>, every acknowledged write is on disk.</summary>
     public static async Task<RedisServer> StartAsync(bool appendOnly = false, bool appendFsyncAlways = false, string? password = null)
@@ -51,6 +92,7 @@ public sealed class RedisServer : IAsyncDisposable
             UseShellExecute = false,
         };
         foreach (var a in new[] { "-h", "127.0.0.1", "-p", Port.ToString() }) psi.ArgumentList.Add(a);
+        if (CaCertificatePath is not null) foreach (var a in new[] { "--tls", "--cacert", CaCertificatePath }) psi.ArgumentList.Add(a);
         if (Password is not null) { psi.ArgumentList.Add("-a"); psi.ArgumentList.Add(Password); psi.ArgumentList.Add("--no-auth-warning"); }
         foreach (var a in args) psi.ArgumentList.Add(a);
         using var process = Process.Start(psi)!;
@@ -81,6 +123,7 @@ public sealed class RedisServer : IAsyncDisposable
             UseShellExecute = false,
             WorkingDirectory = Directory,
         };
+        // Later arguments win, so a TLS server's "--port 0" overrides this one.
         foreach (var a in new[] { "--port", Port.ToString(), "--bind", "127.0.0.1", "--dir", Directory, "--daemonize", "no", "--protected-mode", "no" })
             psi.ArgumentList.Add(a);
         foreach (var a in _extraArgs) psi.ArgumentList.Add(a);
@@ -105,7 +148,13 @@ public sealed class RedisServer : IAsyncDisposable
         {
             using var client = new TcpClient();
             await client.ConnectAsync(IPAddress.Loopback, Port);
-            var stream = client.GetStream();
+            Stream stream = client.GetStream();
+            if (CaCertificatePath is not null)
+            {
+                var tls = new System.Net.Security.SslStream(stream, false, (_, _, _, _) => true); // readiness only
+                await tls.AuthenticateAsClientAsync("127.0.0.1");
+                stream = tls;
+            }
             var cmd = Password is null ? "PING\r\n" : $"AUTH {Password}\r\nPING\r\n";
             await stream.WriteAsync(Encoding.ASCII.GetBytes(cmd));
             var buffer = new byte[256];
@@ -119,7 +168,7 @@ public sealed class RedisServer : IAsyncDisposable
             }
             return text.Contains("PONG");
         }
-        catch (Exception e) when (e is SocketException or IOException or OperationCanceledException)
+        catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or System.Security.Authentication.AuthenticationException)
         {
             return false;
         }
