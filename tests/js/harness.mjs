@@ -65,6 +65,7 @@ export async function startGateway(settings = {}) {
     Auth__Keys__1__Name: 'js-orders', Auth__Keys__1__Key: keys.ordersOnly, Auth__Keys__1__Source: 'orders-app',
     Auth__Keys__1__Read__0: 'orders', Auth__Keys__1__Write__0: 'orders',
     Logging__LogLevel__Default: 'Warning',
+    RateLimit__Enabled: 'false',
     ...settings,
   };
   const gateway = spawn('dotnet', [gatewayDll()], { env, stdio: ['ignore', 'ignore', 'inherit'] });

@@ -15,11 +15,11 @@ public sealed class RateLimitOptions
 
     /// <summary>Requests per second one API key may make on average.</summary>
     [Range(1, 1_000_000)]
-    public int PermitsPerSecond { get; set; } = 500;
+    public int PermitsPerSecond { get; set; } = 5000;
 
     /// <summary>Requests one API key may make at once after being idle.</summary>
     [Range(1, 1_000_000)]
-    public int Burst { get; set; } = 1000;
+    public int Burst { get; set; } = 10000;
 }
 
 /// <summary>Browser origins allowed to call the API and the hub (section <c>Cors</c>).</summary>

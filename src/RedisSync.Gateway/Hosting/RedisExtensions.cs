@@ -1,6 +1,7 @@
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Options;
+using RedisSync.Gateway.Observability;
 using RedisSync.Gateway.Store;
 using StackExchange.Redis;
 
@@ -29,9 +30,16 @@ public static class RedisExtensions
             config.SyncTimeout = Math.Max(config.SyncTimeout, 5000);
             var mux = ConnectionMultiplexer.Connect(config);
             mux.ConnectionFailed += (_, e) => RedisLog.ConnectionFailed(log, e.EndPoint?.ToString(), e.ConnectionType.ToString(), e.FailureType.ToString());
-            mux.ConnectionRestored += (_, e) => RedisLog.ConnectionRestored(log, e.EndPoint?.ToString(), e.ConnectionType.ToString());
+            var metrics = sp.GetRequiredService<SyncMetrics>();
+            mux.ConnectionRestored += (_, e) =>
+            {
+                RedisLog.ConnectionRestored(log, e.EndPoint?.ToString(), e.ConnectionType.ToString());
+                metrics.RedisReconnected();
+            };
             return mux;
         });
+        builder.Services.AddMetrics();
+        builder.Services.AddSingleton<SyncMetrics>();
         builder.Services.AddSingleton<RecordStore>();
         return builder;
     }

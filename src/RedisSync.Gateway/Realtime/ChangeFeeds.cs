@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.Options;
 using RedisSync.Gateway.Auth;
+using RedisSync.Gateway.Observability;
 using RedisSync.Gateway.Store;
 using StackExchange.Redis;
 
@@ -16,6 +17,7 @@ public sealed class ChangeFeeds(
     IConnectionMultiplexer redis,
     IHubContext<SyncHub> hub,
     IOptions<RealtimeOptions> options,
+    SyncMetrics metrics,
     ILogger<ChangeFeeds> log) : IHostedService
 {
     // Joins and leaves are serialized by _feedsLock (starting a feed awaits Redis); every mutation also
@@ -40,7 +42,7 @@ public sealed class ChangeFeeds(
                     throw new HubException($"rate-limited: at most {options.Value.MaxConnectionsPerKey} concurrent connections per API key.");
                 _connectionsPerKey[key] = count + 1;
             }
-            _connections[context.ConnectionId] = new ClientConnection(context, hub, options.Value.OutboundBufferLength, key, log);
+            _connections[context.ConnectionId] = new ClientConnection(context, hub, options.Value.OutboundBufferLength, key, metrics, log);
         }
     }
 
@@ -121,7 +123,7 @@ public sealed class ChangeFeeds(
                 lock (_feeds) _feeds[collection] = (entry.Feed, entry.Users + 1);
                 return entry.Feed;
             }
-            var feed = await CollectionFeed.StartAsync(collection, store, redis.GetSubscriber(), options.Value, log);
+            var feed = await CollectionFeed.StartAsync(collection, store, redis.GetSubscriber(), options.Value, metrics, log);
             lock (_feeds) _feeds[collection] = (feed, 1);
             return feed;
         }

@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Microsoft.AspNetCore.SignalR;
+using RedisSync.Gateway.Observability;
 
 namespace RedisSync.Gateway.Realtime;
 
@@ -13,12 +14,16 @@ internal sealed class ClientConnection
     private readonly Channel<(string Method, object Payload)> _outbound;
     private readonly HubCallerContext _context;
     private readonly ILogger _log;
+    private readonly SyncMetrics _metrics;
     private int _aborted;
+    private int _closed;
 
-    public ClientConnection(HubCallerContext context, IHubContext<SyncHub> hub, int bufferLength, string? key, ILogger log)
+    public ClientConnection(HubCallerContext context, IHubContext<SyncHub> hub, int bufferLength, string? key, SyncMetrics metrics, ILogger log)
     {
         _context = context;
         Key = key;
+        _metrics = metrics;
+        metrics.ConnectionOpened();
         _log = log;
         _outbound = Channel.CreateBounded<(string, object)>(new BoundedChannelOptions(bufferLength)
         {
@@ -39,8 +44,13 @@ internal sealed class ClientConnection
 
     public void Enqueue(string method, object payload)
     {
-        if (!_outbound.Writer.TryWrite((method, payload)))
-            Abort("outbound buffer full: the client reads more slowly than changes arrive");
+        if (_outbound.Writer.TryWrite((method, payload)))
+        {
+            if (method == "change") _metrics.Delivered();
+            return;
+        }
+        if (Volatile.Read(ref _aborted) == 0) _metrics.DroppedSlow();
+        Abort("outbound buffer full: the client reads more slowly than changes arrive");
     }
 
     public void Abort(string reason)
@@ -51,7 +61,11 @@ internal sealed class ClientConnection
         _context.Abort();
     }
 
-    public void Close() => _outbound.Writer.TryComplete();
+    public void Close()
+    {
+        _outbound.Writer.TryComplete();
+        if (Interlocked.Exchange(ref _closed, 1) == 0) _metrics.ConnectionClosed();
+    }
 
     private async Task PumpAsync(ISingleClientProxy client)
     {

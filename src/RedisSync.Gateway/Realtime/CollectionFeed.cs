@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Microsoft.AspNetCore.SignalR;
+using RedisSync.Gateway.Observability;
 using RedisSync.Gateway.Store;
 using StackExchange.Redis;
 
@@ -21,6 +22,7 @@ internal sealed class CollectionFeed
     private readonly ISubscriber _redis;
     private readonly RealtimeOptions _options;
     private readonly ILogger _log;
+    private readonly SyncMetrics _metrics;
     // Bounded: if it ever overflows, the dropped messages show up as a gap and are read from the log.
     private readonly Channel<byte[]?> _inbox = Channel.CreateBounded<byte[]?>(
         new BoundedChannelOptions(10_000) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
@@ -30,8 +32,9 @@ internal sealed class CollectionFeed
     private string _last = "";
     private Task _loop = Task.CompletedTask;
 
-    private CollectionFeed(string collection, RecordStore store, ISubscriber redis, RealtimeOptions options, ILogger log)
+    private CollectionFeed(string collection, RecordStore store, ISubscriber redis, RealtimeOptions options, SyncMetrics metrics, ILogger log)
     {
+        _metrics = metrics;
         Collection = collection;
         _store = store;
         _redis = redis;
@@ -43,9 +46,9 @@ internal sealed class CollectionFeed
     public string Collection { get; }
 
     /// <summary>Subscribes to Redis first and reads the position second, so nothing falls between the two.</summary>
-    public static async Task<CollectionFeed> StartAsync(string collection, RecordStore store, ISubscriber redis, RealtimeOptions options, ILogger log)
+    public static async Task<CollectionFeed> StartAsync(string collection, RecordStore store, ISubscriber redis, RealtimeOptions options, SyncMetrics metrics, ILogger log)
     {
-        var feed = new CollectionFeed(collection, store, redis, options, log);
+        var feed = new CollectionFeed(collection, store, redis, options, metrics, log);
         await redis.SubscribeAsync(RedisKeys.Changes(collection), feed._handler);
         try
         {
@@ -88,10 +91,12 @@ internal sealed class CollectionFeed
             {
                 sub.Cursor = joinedAt;
                 _subscriptions.Add(sub);
+                _metrics.SubscriptionOpened();
                 return new SubscribeResult(Collection, NullIfEmpty(joinedAt), 0, false);
             }
             sub.Pending = [];
             _subscriptions.Add(sub);
+            _metrics.SubscriptionOpened();
         }
         finally { _gate.Release(); }
 
@@ -133,6 +138,7 @@ internal sealed class CollectionFeed
             throw;
         }
 
+        _metrics.Replayed(replayed);
         await _gate.WaitAsync();
         try
         {
@@ -158,7 +164,7 @@ internal sealed class CollectionFeed
         await _gate.WaitAsync();
         try
         {
-            _subscriptions.Remove(sub);
+            if (_subscriptions.Remove(sub)) _metrics.SubscriptionClosed();
             return _subscriptions.Count;
         }
         finally { _gate.Release(); }
@@ -207,6 +213,7 @@ internal sealed class CollectionFeed
             if (read.ResyncRequired)
             {
                 RealtimeLog.FeedResync(_log, Collection, _last, _subscriptions.Count);
+                _metrics.Resync();
                 _last = read.Last ?? "";
                 var notice = new ResyncMessage(Collection, "The change log no longer covers what this gateway last delivered; reload the records and subscribe from their asOf.");
                 foreach (var sub in _subscriptions)
@@ -224,7 +231,11 @@ internal sealed class CollectionFeed
             }
             if (read.Items.Count < _options.ReplayPageSize) break;
         }
-        if (count > 0) RealtimeLog.Backfilled(_log, Collection, count, from);
+        if (count > 0)
+        {
+            RealtimeLog.Backfilled(_log, Collection, count, from);
+            _metrics.Backfilled(count);
+        }
     }
 
     private void Deliver(ChangeMessage change)

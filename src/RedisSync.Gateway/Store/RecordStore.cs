@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using RedisSync.Gateway.Contracts;
 using RedisSync.Gateway.Hosting;
 using RedisSync.Gateway.Merge;
+using RedisSync.Gateway.Observability;
 using StackExchange.Redis;
 
 namespace RedisSync.Gateway.Store;
@@ -14,8 +15,10 @@ public sealed record ChangeLogRead(bool ResyncRequired, string? Last, IReadOnlyL
 /// All record and change-log access to Redis (key layout: <see cref="RedisKeys"/>). Writes go through
 /// merge.lua in one round trip per call, however many records the call carries.
 /// </summary>
-public sealed class RecordStore(IConnectionMultiplexer redis, IOptions<SyncOptions> options)
+public sealed class RecordStore(IConnectionMultiplexer redis, IOptions<SyncOptions> options, SyncMetrics? metrics = null)
 {
+    private readonly SyncMetrics _metrics = metrics ?? SyncMetrics.Detached();
+
     private static readonly StoredScript Merge = StoredScript.FromResource("merge.lua");
     private static readonly StoredScript Changes = StoredScript.FromResource("changes.lua");
 
@@ -68,6 +71,9 @@ public sealed class RecordStore(IConnectionMultiplexer redis, IOptions<SyncOptio
             results[i] = new WriteResult(collection, writes[i].Id, (string)item[0]!, (int)item[1] == 1,
                 (long)item[2], seq.Length == 0 ? null : seq, (string[])item[4]!, record);
         }
+
+        foreach (var result in results) _metrics.Write(result.Outcome);
+        _metrics.Published(results.Count(r => r.Outcome == "applied"));
 
         // A record born here (revision 1) may belong to a collection not yet listed, including after Redis
         // lost its data. Cross-slot, so outside the script; fire-and-forget, so no extra round trip is awaited.

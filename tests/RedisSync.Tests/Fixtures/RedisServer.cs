@@ -42,18 +42,19 @@ public sealed class RedisServer : IAsyncDisposable
     {
         var dir = Path.Combine(Path.GetTempPath(), "redissync-test-" + Guid.NewGuid().ToString("N")[..12]);
         System.IO.Directory.CreateDirectory(dir);
+        var now = DateTimeOffset.UtcNow;
         using var caKey = System.Security.Cryptography.RSA.Create(2048);
         var caRequest = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=RedisSync test CA", caKey,
             System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
         caRequest.CertificateExtensions.Add(new System.Security.Cryptography.X509Certificates.X509BasicConstraintsExtension(true, false, 0, true));
-        using var ca = caRequest.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1));
+        using var ca = caRequest.CreateSelfSigned(now.AddMinutes(-5), now.AddDays(2));
         using var serverKey = System.Security.Cryptography.RSA.Create(2048);
         var serverRequest = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=127.0.0.1", serverKey,
             System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
         var san = new System.Security.Cryptography.X509Certificates.SubjectAlternativeNameBuilder();
         san.AddIpAddress(IPAddress.Loopback);
         serverRequest.CertificateExtensions.Add(san.Build());
-        using var server = serverRequest.Create(ca, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddDays(1), Guid.NewGuid().ToByteArray()[..8]);
+        using var server = serverRequest.Create(ca, now.AddMinutes(-5), now.AddDays(1), Guid.NewGuid().ToByteArray()[..8]);
         var caPath = Path.Combine(dir, "ca.crt");
         await File.WriteAllTextAsync(caPath, ca.ExportCertificatePem());
         await File.WriteAllTextAsync(Path.Combine(dir, "server.crt"), server.ExportCertificatePem());

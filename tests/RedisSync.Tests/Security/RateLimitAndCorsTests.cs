@@ -11,6 +11,7 @@ public sealed class TightGateway : GatewayFactory
 
     public TightGateway()
     {
+        Settings["RateLimit:Enabled"] = "true";
         Settings["RateLimit:PermitsPerSecond"] = "1";
         Settings["RateLimit:Burst"] = "3";
         Settings["Cors:AllowedOrigins:0"] = AllowedOrigin;
