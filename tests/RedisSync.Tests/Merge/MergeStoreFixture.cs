@@ -1,0 +1,59 @@
+using Microsoft.Extensions.Options;
+using RedisSync.Gateway.Contracts;
+using RedisSync.Gateway.Hosting;
+using RedisSync.Gateway.Merge;
+using RedisSync.Gateway.Store;
+using RedisSync.Tests.Fixtures;
+using StackExchange.Redis;
+
+namespace RedisSync.Tests.Merge;
+
+/// <summary>
+/// A real redis-server and a <see cref="RecordStore"/> over it, one per test class: merge.lua runs exactly as
+/// in production, without the HTTP layer in front of it. Tests use unique collection names.
+/// </summary>
+public sealed class MergeStoreFixture : IAsyncLifetime
+{
+    public RedisServer Redis { get; private set; } = null!;
+    public ConnectionMultiplexer Connection { get; private set; } = null!;
+    public RecordStore Store { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Redis = await RedisServer.StartAsync();
+        Connection = await ConnectionMultiplexer.ConnectAsync(Redis.ConnectionString);
+        Store = new RecordStore(Connection, Options.Create(new SyncOptions()));
+    }
+
+    public async Task DisposeAsync()
+    {
+        Connection.Dispose();
+        await Redis.DisposeAsync();
+    }
+}
+
+/// <summary>Short builders for the writes the rule tests and the property tests hand to the store.</summary>
+internal static class Writes
+{
+    public static RecordWrite Put(string id, long version, long? timestampMs, string source, params (string Name, string Json)[] fields) =>
+        new(WriteOp.Put, id, version, timestampMs, source, Pairs(fields));
+
+    public static RecordWrite Patch(string id, long version, long? timestampMs, string source, params (string Name, string Json)[] fields) =>
+        new(WriteOp.Patch, id, version, timestampMs, source, Pairs(fields));
+
+    public static RecordWrite Delete(string id, long version, long? timestampMs, string source) =>
+        new(WriteOp.Delete, id, version, timestampMs, source, []);
+
+    /// <summary>A record view's data as name → canonical JSON text.</summary>
+    public static Dictionary<string, string> DataOf(RecordView view) =>
+        view.Data.Fields.ToDictionary(f => f.Key, f => f.Value, StringComparer.Ordinal);
+
+    public static Dictionary<string, string> Data(params (string Name, string Json)[] fields) =>
+        fields.ToDictionary(f => f.Name, f => f.Json, StringComparer.Ordinal);
+
+    public static ClockView ClockOf(long version, long timestampMs, string source) =>
+        ClockView.From(new Clock(version, timestampMs, source));
+
+    private static KeyValuePair<string, string>[] Pairs((string Name, string Json)[] fields) =>
+        fields.Select(f => KeyValuePair.Create(f.Name, f.Json)).ToArray();
+}
