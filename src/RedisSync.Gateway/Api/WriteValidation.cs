@@ -67,8 +67,8 @@ public sealed partial class WriteInputValidator : AbstractValidator<WriteInput>
             foreach (var field in obj.EnumerateObject())
             {
                 count++;
-                if (field.Name.Length is 0 or > 200)
-                    ctx.AddFailure($"data.{field.Name}", $"Field name '{field.Name}' must be 1 to 200 characters.");
+                if (field.Name.Length == 0 || field.Name.Length > sync.MaxFieldNameLength)
+                    ctx.AddFailure($"data.{field.Name}", $"Field name '{field.Name}' must be 1 to {sync.MaxFieldNameLength} characters.");
                 else if (field.Name[0] == '$')
                     ctx.AddFailure($"data.{field.Name}", $"Field name '{field.Name}' must not start with '$'.");
             }

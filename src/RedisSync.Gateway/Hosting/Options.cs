@@ -50,6 +50,10 @@ public sealed class SyncOptions
     [Range(1, 2000)]
     public int MaxFieldsPerRecord { get; set; } = 256;
 
+    /// <summary>Longest field name, in characters (the contract's default is 200).</summary>
+    [Range(1, 10_000)]
+    public int MaxFieldNameLength { get; set; } = 200;
+
     /// <summary>Most items in one batch.</summary>
     [Range(1, 10_000)]
     public int MaxBatchSize { get; set; } = 1000;
