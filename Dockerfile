@@ -3,12 +3,19 @@
 # (Auth__Keys__0__Name, __Key or __KeySha256, __Source, __Read__0, __Write__0); see docker-compose.yml.
 
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
+# The build runs npm: the dashboard's SignalR browser client comes from npm (see RedisSync.Gateway.csproj).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends nodejs npm \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Restore first, from the files that decide the packages only, so that a code change reuses
 # this layer. Only the gateway project is restored: the image needs none of the test packages.
 COPY Directory.Build.props Directory.Packages.props ./
 COPY src/RedisSync.Gateway/RedisSync.Gateway.csproj src/RedisSync.Gateway/
 RUN dotnet restore src/RedisSync.Gateway/RedisSync.Gateway.csproj
+# The dashboard's npm packages, likewise from the lock file alone (node_modules never comes from the context).
+COPY src/RedisSync.Gateway/package.json src/RedisSync.Gateway/package-lock.json src/RedisSync.Gateway/
+RUN cd src/RedisSync.Gateway && npm ci --no-audit --no-fund
 # .editorconfig belongs to the build: its analyzer rules are errors (TreatWarningsAsErrors).
 COPY .editorconfig ./
 COPY src/ src/

@@ -12,6 +12,7 @@ builder.AddRealtime();
 var app = builder.Build();
 
 app.UseSyncApi();
+app.UseDashboard();
 app.MapRealtime();
 
 app.Run();

@@ -1,0 +1,258 @@
+// The dashboard page: asks for an API key, lists the collections, shows the chosen one live
+// (records, change feed, connection state) and writes records with PUT.
+import { ApiError, SNAPSHOT_LIMIT, createApi } from './api.js';
+import { LiveCollection } from './live.js';
+import { ChangeFeed, CollectionList, ConnectionBadge, RecordsTable } from './view.js';
+
+const KEY_STORAGE = 'redissync.apiKey';
+const COLLECTION_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+const REFRESH_MS = 10_000;
+
+const $ = (id) => document.getElementById(id);
+
+let apiKey = null;
+let live = null;
+let current = null; // the collection shown
+let refreshTimer = null;
+
+const api = createApi(() => apiKey);
+const badge = new ConnectionBadge($('connection'));
+const collectionList = new CollectionList($('collections'), $('collections-note'), (name) => { location.hash = encodeURIComponent(name); });
+const table = new RecordsTable($('records'), fillWriteForm);
+const feed = new ChangeFeed($('feed'), $('feed-empty'));
+
+// --- API key ---------------------------------------------------------------------------------------
+
+function askForKey(message) {
+  live?.stop();
+  live = null;
+  current = null;
+  apiKey = null;
+  sessionStorage.removeItem(KEY_STORAGE);
+  $('app').hidden = true;
+  $('key-status').hidden = true;
+  $('key-panel').hidden = false;
+  $('key-error').textContent = message ?? '';
+  badge.set('idle', 'not connected');
+  $('key-input').value = '';
+  $('key-input').focus();
+}
+
+$('key-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const candidate = $('key-input').value.trim();
+  if (!candidate) return;
+  $('key-submit').disabled = true;
+  $('key-error').textContent = '';
+  try {
+    await signIn(candidate, false);
+  } finally {
+    $('key-submit').disabled = false;
+  }
+});
+
+$('change-key').addEventListener('click', () => askForKey(''));
+
+// Checks the key with GET /collections, then opens the dashboard. A key kept from earlier in this tab is
+// used even when the gateway is down at the moment: the page connects as soon as it is back.
+async function signIn(candidate, stored) {
+  apiKey = candidate;
+  let collections = [];
+  try {
+    collections = await api.collections();
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) {
+      askForKey(stored ? 'The saved key is no longer accepted. Enter a key.' : 'That key was refused (401). Check it and try again.');
+      return;
+    }
+    if (!stored) {
+      apiKey = null;
+      $('key-error').textContent = `Could not check the key: ${error.message}`;
+      return;
+    }
+  }
+  sessionStorage.setItem(KEY_STORAGE, candidate);
+  openDashboard(collections);
+}
+
+// --- the dashboard ---------------------------------------------------------------------------------
+
+function openDashboard(collections) {
+  $('key-panel').hidden = true;
+  $('app').hidden = false;
+  $('key-status').hidden = false;
+  $('key-hint').textContent = `••••${apiKey.slice(-4)}`;
+  collectionList.render(collections);
+
+  try {
+    live = new LiveCollection({
+      api,
+      getKey: () => apiKey,
+      events: {
+        state: (name, detail) => badge.set(name, detail),
+        snapshot: onSnapshot,
+        change: onChange,
+        problem: showRecordsError,
+        unauthorized: () => askForKey('The gateway refused the key. Enter a key.'),
+      },
+    });
+  } catch (error) {
+    badge.set('error', '');
+    showRecordsError(error.message);
+    return;
+  }
+  showCollection(collectionFromHash());
+  live.start();
+  clearInterval(refreshTimer);
+  refreshTimer = setInterval(refreshCollections, REFRESH_MS);
+}
+
+function collectionFromHash() {
+  try {
+    const name = decodeURIComponent(location.hash.slice(1));
+    return COLLECTION_NAME.test(name) ? name : null;
+  } catch {
+    return null;
+  }
+}
+
+window.addEventListener('hashchange', () => {
+  if (live) showCollection(collectionFromHash());
+});
+
+function showCollection(name) {
+  if (!name || name === current) return;
+  current = name;
+  truncated = false;
+  collectionList.select(name);
+  $('records-title').textContent = name;
+  $('records-meta').textContent = '';
+  $('write-target').textContent = `into ${name}`;
+  $('write-submit').disabled = false;
+  table.clear();
+  feed.clear();
+  showRecordsError('');
+  showRecordsNote('Loading…');
+  live.open(name);
+}
+
+let truncated = false;
+
+function onSnapshot(collection, records, snapshot) {
+  truncated = snapshot.truncated;
+  table.reset(records);
+  showRecordsError('');
+  updateRecordsMeta();
+}
+
+function onChange(change, applied) {
+  feed.add(change, applied);
+  if (!applied) return;
+  if (change.kind === 'delete') table.remove(change.id);
+  else table.upsert(change.record, change.changedFields ?? []);
+  updateRecordsMeta();
+  scheduleRefresh();
+}
+
+function updateRecordsMeta() {
+  $('records-meta').textContent = `${table.size} live record${table.size === 1 ? '' : 's'}`;
+  if (truncated) showRecordsNote(`Showing the first ${SNAPSHOT_LIMIT} records (by id), and every change after them.`);
+  else showRecordsNote(table.size === 0 ? 'No records yet.' : '');
+}
+
+function showRecordsNote(text) {
+  $('records-message').textContent = text;
+  $('records-message').hidden = text === '';
+}
+
+function showRecordsError(text) {
+  $('records-error').textContent = text;
+  $('records-error').hidden = text === '';
+}
+
+// Record counts of every collection: refreshed now and then, and shortly after changes.
+let refreshSoon = null;
+function scheduleRefresh() {
+  refreshSoon ??= setTimeout(() => { refreshSoon = null; refreshCollections(); }, 1000);
+}
+
+async function refreshCollections() {
+  if (!live) return;
+  try {
+    collectionList.render(await api.collections());
+    collectionList.select(current);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) askForKey('The gateway refused the key. Enter a key.');
+    // Otherwise the gateway is away for a moment: the connection badge says so; keep the last list.
+  }
+}
+
+$('open-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const name = $('open-input').value.trim();
+  if (!COLLECTION_NAME.test(name)) return;
+  $('open-input').value = '';
+  location.hash = encodeURIComponent(name);
+});
+
+// --- writing ---------------------------------------------------------------------------------------
+
+function fillWriteForm(record) {
+  if (!record) return;
+  $('write-id').value = record.id;
+  $('write-version').value = String((record.clock?.version ?? 0) + 1);
+  $('write-data').value = JSON.stringify(record.data, null, 2);
+  writeResult('', '');
+}
+
+function writeResult(text, kind) {
+  const result = $('write-result');
+  result.textContent = text;
+  result.dataset.kind = kind;
+}
+
+$('write-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  if (!current) {
+    writeResult('Choose a collection first.', 'error');
+    return;
+  }
+  const id = $('write-id').value.trim();
+  const version = Number($('write-version').value);
+  const dataText = $('write-data').value.trim();
+  if (!Number.isSafeInteger(version) || version < 0) {
+    writeResult('version must be a whole number from 0 to 2^53−1.', 'error');
+    return;
+  }
+  let data;
+  try {
+    data = JSON.parse(dataText);
+  } catch (error) {
+    writeResult(`data is not valid JSON: ${error.message}`, 'error');
+    return;
+  }
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    writeResult('data must be a JSON object, e.g. { "name": "Ada" }.', 'error');
+    return;
+  }
+  $('write-submit').disabled = true;
+  writeResult(`Writing ${id}…`, 'pending');
+  try {
+    const result = await api.put(current, id, version, dataText);
+    const stale = result.staleFields?.length ? ` · stale fields: ${result.staleFields.join(', ')}` : '';
+    writeResult(`${result.outcome}${result.created ? ' (created)' : ''} · ${id} revision ${result.revision}${stale}`, result.outcome === 'applied' ? 'ok' : 'info');
+    if (result.outcome === 'applied') $('write-version').value = String(version + 1);
+    scheduleRefresh();
+  } catch (error) {
+    writeResult(error.message, 'error');
+  } finally {
+    $('write-submit').disabled = false;
+  }
+});
+
+// --- start -----------------------------------------------------------------------------------------
+
+$('write-submit').disabled = true;
+const saved = sessionStorage.getItem(KEY_STORAGE);
+if (saved) signIn(saved, true);
+else askForKey('');
