@@ -9,6 +9,7 @@
 # Helpers, used by the above and by .ci/run:
 #   ./build.sh ensure-redis      install Debian's redis-server if it is missing
 #   ./build.sh ensure-chromium   install Debian's chromium if it is missing (browser tests)
+#   ./build.sh ensure-node       install Debian's nodejs and npm if they are missing (dashboard build, tests/js)
 #   ./build.sh check-compose     install docker-compose if missing and validate docker-compose.yml
 set -euo pipefail
 
@@ -50,6 +51,12 @@ apt_install() {
 ensure_redis() {
   command -v redis-server >/dev/null && command -v redis-cli >/dev/null && return 0
   apt_install redis-server
+}
+
+# The gateway's build fetches the dashboard's SignalR browser client with npm, and tests/js runs on Node.
+ensure_node() {
+  command -v node >/dev/null && command -v npm >/dev/null && return 0
+  apt_install nodejs npm
 }
 
 ensure_chromium() {
@@ -134,6 +141,7 @@ cmd_run() {
   [ -n "${ASPNETCORE_URLS:-}" ] || export ASPNETCORE_URLS="http://localhost:${PORT:-5000}"
 
   [ -n "${Redis__ConnectionString:-}" ] || check_redis_data_free
+  ensure_node
   log "building $GATEWAY_DIR (Release)"
   dotnet build "$GATEWAY_DIR" -c Release -nologo -v quiet -tl:off
   local dll=("$ROOT/$GATEWAY_DIR"/bin/Release/net*/RedisSync.Gateway.dll)
@@ -262,6 +270,7 @@ run_js_tests() {
 
 cmd_test() {
   ensure_redis
+  ensure_node
   rm -rf "$ROOT/TestResults"
   mkdir -p "$ROOT/TestResults"
   run_dotnet_tests
@@ -278,6 +287,7 @@ case "${1:-}" in
   test) cmd_test ;;
   ensure-redis) ensure_redis ;;
   ensure-chromium) ensure_chromium ;;
+  ensure-node) ensure_node ;;
   check-compose) check_compose ;;
   *)
     echo "usage: ./build.sh run | test   (helpers: ensure-redis | ensure-chromium | check-compose)" >&2
