@@ -53,11 +53,14 @@ internal sealed partial class ErrorHandling(ILogger<ErrorHandling> log) : IExcep
         || e.Message.StartsWith("READONLY", StringComparison.Ordinal) || e.Message.StartsWith("TRYAGAIN", StringComparison.Ordinal)
         || e.Message.StartsWith("CLUSTERDOWN", StringComparison.Ordinal);
 
-    // JsonException messages name .NET types ("System.Int64"); say it in JSON's words instead.
+    // JsonException messages name .NET types ("System.Int64", our own classes); say it in JSON's words instead.
     private static string JsonMessage(JsonException e) =>
         e.Message.Contains("could not be converted", StringComparison.Ordinal)
             ? "The value has the wrong type or is out of range (integers: 0 to 2^53-1; timestamps: RFC 3339 strings)."
-            : "The body is not valid JSON: " + e.Message.Split(". Path:")[0];
+            : "The body is not valid JSON: " + NetTypeNames().Replace(e.Message.Split(". Path:")[0], "");
+
+    [System.Text.RegularExpressions.GeneratedRegex(@" (of|for) type '[^']*'")]
+    private static partial System.Text.RegularExpressions.Regex NetTypeNames();
 
     private static partial class Log
     {

@@ -65,7 +65,7 @@ internal static partial class RecordsApi
         long? parsed = null;
         if (version is not null)
         {
-            if (!long.TryParse(version, NumberStyles.None, CultureInfo.InvariantCulture, out var v))
+            if (!TryParseDigits(version, out var v))
                 return Problems.Validation("version", "version must be an integer from 0 to 2^53-1.");
             parsed = v;
         }
@@ -129,12 +129,21 @@ internal static partial class RecordsApi
     private static int? ParseLimit(string? text, int max)
     {
         if (text is null) return Math.Min(100, max);
-        return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n >= 1 && n <= max ? n : null;
+        return TryParseDigits(text, out var n) && n >= 1 && n <= max ? (int)n : null;
+    }
+
+    // Only ASCII digits, at most 18 of them: long.TryParse alone accepts trailing NULs and other oddities.
+    private static bool TryParseDigits(string text, out long value)
+    {
+        value = 0;
+        if (text.Length is 0 or > 18 || !text.All(char.IsAsciiDigit)) return false;
+        value = long.Parse(text, CultureInfo.InvariantCulture);
+        return true;
     }
 
     /// <summary>A stream id: two decimal integers that fit Redis's unsigned 64-bit parts.</summary>
     public static bool IsSeq(string s) => SeqPattern().IsMatch(s);
 
-    [GeneratedRegex(@"^\d{1,19}-\d{1,19}\z")]
+    [GeneratedRegex(@"^[0-9]{1,19}-[0-9]{1,19}\z")] // [0-9]: \d also matches non-ASCII digits
     private static partial Regex SeqPattern();
 }

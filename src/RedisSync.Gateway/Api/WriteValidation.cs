@@ -67,7 +67,9 @@ public sealed partial class WriteInputValidator : AbstractValidator<WriteInput>
             foreach (var field in obj.EnumerateObject())
             {
                 count++;
-                if (field.Name.Length == 0 || field.Name.Length > sync.MaxFieldNameLength)
+                if (!JsonText.IsWellFormed(field.Name))
+                    ctx.AddFailure("data", "A field name is not well-formed Unicode (an unpaired surrogate).");
+                else if (field.Name.Length == 0 || CodePoints(field.Name) > sync.MaxFieldNameLength)
                     ctx.AddFailure($"data.{field.Name}", $"Field name '{field.Name}' must be 1 to {sync.MaxFieldNameLength} characters.");
                 else if (field.Name[0] == '$')
                     ctx.AddFailure($"data.{field.Name}", $"Field name '{field.Name}' must not start with '$'.");
@@ -79,11 +81,14 @@ public sealed partial class WriteInputValidator : AbstractValidator<WriteInput>
         });
     }
 
+    // "Characters" are Unicode code points: an emoji is one character, not two UTF-16 units.
+    private static int CodePoints(string s) => s.EnumerateRunes().Count();
+
     /// <summary>Milliseconds since the epoch for an RFC 3339 timestamp with an offset, or null.</summary>
     public static DateTimeOffset? ParseTimestamp(string text) =>
         Rfc3339().IsMatch(text) && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out var t) ? t : null;
 
-    [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})\z")]
+    [GeneratedRegex(@"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})\z")]
     private static partial Regex Rfc3339();
 }
 
@@ -100,9 +105,19 @@ public sealed class WriteMapper(WriteInputValidator validator)
                 errors[group.Key] = group.Select(e => e.ErrorMessage).ToArray();
             return null;
         }
-        var fields = input.Op == WriteOp.Delete
-            ? []
-            : input.Data!.Value.EnumerateObject().Select(p => KeyValuePair.Create(p.Name, JsonText.Canonical(p.Value))).ToList();
+        var fields = new List<KeyValuePair<string, string>>();
+        var wellFormed = true;
+        if (input.Op != WriteOp.Delete)
+            foreach (var field in input.Data!.Value.EnumerateObject())
+            {
+                if (JsonText.TryCanonical(field.Value) is { } json) fields.Add(KeyValuePair.Create(field.Name, json));
+                else
+                {
+                    errors[$"{prefix}data.{field.Name}"] = ["The value is not well-formed Unicode (an unpaired surrogate escape such as \\ud800)."];
+                    wellFormed = false;
+                }
+            }
+        if (!wellFormed) return null;
         long? ts = input.Timestamp is { } text
             ? WriteInputValidator.ParseTimestamp(text)!.Value.ToUnixTimeMilliseconds()
             : input.Policy == MergePolicy.Timestamp ? null : 0; // null: Redis stamps it; version policy: the epoch

@@ -19,6 +19,31 @@ public static class JsonText
     /// Re-writes a value compactly. Numbers are copied as their original literal (JsonElement.WriteTo
     /// does not round-trip them through double), so 3.141592653589793 and 2^63 survive untouched.
     /// </summary>
+    /// <summary>The canonical text, or null when the value holds an unpaired surrogate escape (not valid Unicode).</summary>
+    public static string? TryCanonical(JsonElement value)
+    {
+        try
+        {
+            return Canonical(value);
+        }
+        catch (InvalidOperationException)
+        {
+            return null; // Utf8JsonWriter refuses to write an unpaired surrogate
+        }
+    }
+
+    /// <summary>True when every surrogate in <paramref name="s"/> is part of a pair.</summary>
+    public static bool IsWellFormed(string s)
+    {
+        for (var i = 0; i < s.Length; i++)
+        {
+            if (!char.IsSurrogate(s[i])) continue;
+            if (!char.IsHighSurrogate(s[i]) || i + 1 >= s.Length || !char.IsLowSurrogate(s[i + 1])) return false;
+            i++;
+        }
+        return true;
+    }
+
     public static string Canonical(JsonElement value)
     {
         var buffer = new ArrayBufferWriter<byte>();

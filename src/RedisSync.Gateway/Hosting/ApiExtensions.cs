@@ -40,7 +40,7 @@ public static class ApiExtensions
     {
         app.UseExceptionHandler();
         app.UseStatusCodePages();
-        app.Use(RejectOversizedBodies);
+        app.Use(GuardBodiesAsync);
         app.UseCors();
         app.UseAuthentication();
         app.UseRateLimiter(); // after authentication: the partition is the caller's API key
@@ -51,13 +51,31 @@ public static class ApiExtensions
         return app;
     }
 
-    // Kestrel enforces the limit while reading; this answers a declared oversized body before reading it,
-    // and covers hosts without the Kestrel limit (the test server).
-    private static Task RejectOversizedBodies(HttpContext context, Func<Task> next)
+    // Kestrel enforces the size limit while reading; a declared oversized body is answered before it is
+    // read, which also covers hosts without the Kestrel limit (the test server). A JSON body must be UTF-8
+    // (RFC 8259): System.Text.Json would otherwise replace invalid bytes with U+FFFD and store that.
+    private static async Task GuardBodiesAsync(HttpContext context, Func<Task> next)
     {
+        var request = context.Request;
         var max = context.RequestServices.GetRequiredService<IOptions<SyncOptions>>().Value.MaxRequestBodyBytes;
-        if (context.Request.ContentLength > max)
-            return Problems.Problem(413, "payload-too-large", "The request body is too large.", $"At most {max} bytes are accepted.").ExecuteAsync(context);
-        return next();
+        if (request.ContentLength > max)
+        {
+            await Problems.Problem(413, "payload-too-large", "The request body is too large.", $"At most {max} bytes are accepted.").ExecuteAsync(context);
+            return;
+        }
+        if (request.HasJsonContentType() && (request.ContentLength > 0 || request.Headers.TransferEncoding.Count > 0))
+        {
+            request.EnableBuffering(bufferThreshold: 64 * 1024, bufferLimit: max);
+            var body = new MemoryStream();
+            await request.Body.CopyToAsync(body, context.RequestAborted);
+            if (body.Length > max) throw new Microsoft.AspNetCore.Http.BadHttpRequestException("Request body too large.", StatusCodes.Status413PayloadTooLarge);
+            if (!System.Text.Unicode.Utf8.IsValid(body.GetBuffer().AsSpan(0, (int)body.Length)))
+            {
+                await Problems.Validation("body", "The body is not valid UTF-8.").ExecuteAsync(context);
+                return;
+            }
+            request.Body.Position = 0;
+        }
+        await next();
     }
 }

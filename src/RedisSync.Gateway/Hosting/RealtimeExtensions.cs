@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using RedisSync.Gateway.Realtime;
 
 namespace RedisSync.Gateway.Hosting;
@@ -9,6 +10,8 @@ public static class RealtimeExtensions
     {
         builder.Services.AddOptions<RealtimeOptions>().BindConfiguration("Realtime").ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSignalR();
+        builder.Services.RemoveAll<Microsoft.AspNetCore.SignalR.Protocol.IHubProtocol>();
+        builder.Services.AddSingleton<Microsoft.AspNetCore.SignalR.Protocol.IHubProtocol, StrictJsonHubProtocol>();
         builder.Services.AddOptions<Microsoft.AspNetCore.SignalR.JsonHubProtocolOptions>()
             .Configure<Microsoft.Extensions.Options.IOptions<SyncOptions>>((o, sync) => ApiExtensions.ConfigureJson(o.PayloadSerializerOptions, sync.Value.MaxJsonDepth));
         builder.Services.AddSingleton<ChangeFeeds>();

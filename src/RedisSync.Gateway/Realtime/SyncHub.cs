@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.SignalR;
 using RedisSync.Gateway.Auth;
@@ -22,15 +23,19 @@ public sealed class SyncHub(ChangeFeeds feeds) : Hub
     public override Task OnDisconnectedAsync(Exception? exception) => feeds.DisconnectAsync(Context.ConnectionId);
 
     /// <summary>
-    /// Subscribes to a collection. With <paramref name="after"/>, every change after it is sent first (as
+    /// Subscribes to a collection. With an <c>after</c> seq, every change after it is sent first (as
     /// ordinary <c>change</c> messages), then live ones; without, live changes after the returned <c>last</c>.
     /// </summary>
-    public async Task<SubscribeResult> Subscribe(string collection, string? after)
+    /// <remarks>Arguments arrive as raw JSON so that a wrong type is a clear validation error, not a bind failure.</remarks>
+    public async Task<SubscribeResult> Subscribe(JsonElement collectionArgument, JsonElement afterArgument)
     {
-        if (collection is null || !Names.Collection().IsMatch(collection))
-            throw new HubException($"validation: collection must match {Names.Collection()}.");
-        if (after is not null && !Api.RecordsApi.IsSeq(after))
-            throw new HubException("validation: after must be a seq this gateway handed out, or null.");
+        var collection = CollectionName(collectionArgument);
+        string? after = afterArgument.ValueKind switch
+        {
+            JsonValueKind.Null or JsonValueKind.Undefined => null,
+            JsonValueKind.String when Text(afterArgument) is { } s && Api.RecordsApi.IsSeq(s) => s,
+            _ => throw new HubException("validation: after must be a seq this gateway handed out, or null."),
+        };
         if (!Context.User!.CanRead(collection))
             throw new HubException($"forbidden: this API key may not read collection '{collection}'.");
         try
@@ -44,5 +49,18 @@ public sealed class SyncHub(ChangeFeeds feeds) : Hub
     }
 
     /// <summary>Stops delivery of a collection's changes to this connection.</summary>
-    public Task Unsubscribe(string collection) => feeds.UnsubscribeAsync(Context.ConnectionId, collection ?? "");
+    public Task Unsubscribe(JsonElement collection) => feeds.UnsubscribeAsync(Context.ConnectionId, CollectionName(collection));
+
+    private static string CollectionName(JsonElement argument) =>
+        Text(argument) is { } name && Names.Collection().IsMatch(name)
+            ? name
+            : throw new HubException($"validation: collection must be a string matching {Names.Collection()}.");
+
+    // A JSON string's text, or null for anything else, including a string with an unpaired surrogate escape.
+    private static string? Text(JsonElement argument)
+    {
+        if (argument.ValueKind != JsonValueKind.String) return null;
+        try { return argument.GetString(); }
+        catch (InvalidOperationException) { return null; }
+    }
 }
