@@ -1,0 +1,100 @@
+using RedisSync.Bench.Infrastructure;
+
+namespace RedisSync.Bench;
+
+/// <summary>Command-line options and the durations and sizes they imply.</summary>
+public sealed class BenchOptions
+{
+    public bool Quick { get; private init; }
+    /// <summary>Where results go; by default artifacts/bench at the repository's root (gitignored).</summary>
+    public string OutDir { get; private init; } = Path.Combine(BuildInfo.RepoRoot, "artifacts", "bench");
+
+    /// <summary>The gateway to run; by default the one built next to this program (same configuration).</summary>
+    public string? GatewayDll { get; private init; }
+
+    /// <summary>Extra environment for the gateway (e.g. runtime knobs for an experiment); listed in the report.</summary>
+    public IReadOnlyDictionary<string, string> GatewayEnvironment { get; private init; } = new Dictionary<string, string>();
+
+    /// <summary>The phases to run (all by default).</summary>
+    public IReadOnlySet<string> Phases { get; private init; } = AllPhases;
+
+    public static readonly IReadOnlySet<string> AllPhases = new HashSet<string> { "memory", "redis-benchmark", "ceiling", "http", "e2e", "resume" };
+
+    public bool Runs(string phase) => Phases.Contains(phase);
+
+    // Closed-loop phases (ceiling, HTTP): a warm-up that is not recorded, then the measured window.
+    public TimeSpan Warmup => Quick ? TimeSpan.FromMilliseconds(300) : TimeSpan.FromSeconds(1);
+    public TimeSpan Measure => Quick ? TimeSpan.FromSeconds(1) : TimeSpan.FromSeconds(5);
+
+    /// <summary>Load on the gateway's write paths before any of them is measured (see HttpWriteBench).</summary>
+    public TimeSpan HttpWarmup => Quick ? TimeSpan.FromSeconds(1) : TimeSpan.FromSeconds(4);
+
+    // End-to-end load points: shorter than the closed loops because there are many of them.
+    public TimeSpan EndToEndWarmup => Quick ? TimeSpan.FromMilliseconds(300) : TimeSpan.FromMilliseconds(700);
+    public TimeSpan EndToEndMeasure => Quick ? TimeSpan.FromMilliseconds(700) : TimeSpan.FromSeconds(4);
+    public int StepSearchMaxSteps => Quick ? 1 : 5;
+
+    /// <summary>Idle subscribers held for the memory measurement (the issue's figure is 1,000).</summary>
+    public int IdleSubscribers => Quick ? 200 : 1000;
+    public int SettleMaxReads => Quick ? 4 : 15;
+
+    public int ResumeChanges => 10_000;
+    public int ResumeRuns => Quick ? 1 : 3;
+
+    /// <summary>Hard bound on the whole run; every phase also bounds itself.</summary>
+    public TimeSpan Budget => Quick ? TimeSpan.FromMinutes(2) : TimeSpan.FromMinutes(8);
+
+    public const string Usage = """
+        RedisSync benchmark: starts its own redis-server and the Release gateway on 127.0.0.1, measures, and
+        writes results.md and results.json.
+
+          dotnet run -c Release --project tests/RedisSync.Bench -- [--quick] [--out DIR] [options]
+
+          --quick              a short smoke run (under a minute) to check that everything works
+          --out DIR            where results go (default artifacts/bench)
+          --only P1,P2         run only these phases: memory, redis-benchmark, ceiling, http, e2e, resume
+          --gateway PATH.dll   the gateway assembly to run (default: the one built with this program)
+          --gateway-env K=V    extra environment variable for the gateway (repeatable), for experiments
+        """;
+
+    /// <summary>Parses the arguments, or returns null (with the reason) when they make no sense.</summary>
+    public static BenchOptions? Parse(string[] args, out string? error)
+    {
+        error = null;
+        var quick = false;
+        string? outDir = null, gateway = null;
+        var environment = new Dictionary<string, string>();
+        var phases = new HashSet<string>(AllPhases);
+        for (var i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--quick": quick = true; break;
+                case "--out" when i + 1 < args.Length: outDir = args[++i]; break;
+                case "--gateway" when i + 1 < args.Length: gateway = args[++i]; break;
+                case "--gateway-env" when i + 1 < args.Length && args[i + 1].IndexOf('=') > 0:
+                    var pair = args[++i];
+                    environment[pair[..pair.IndexOf('=')]] = pair[(pair.IndexOf('=') + 1)..];
+                    break;
+                case "--only" when i + 1 < args.Length:
+                    phases = [.. args[++i].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
+                    if (phases.FirstOrDefault(p => !AllPhases.Contains(p)) is { } unknown)
+                    {
+                        error = $"unknown phase '{unknown}'";
+                        return null;
+                    }
+                    break;
+                case "-h" or "--help": return null;
+                default: error = $"unknown argument '{args[i]}'"; return null;
+            }
+        }
+        return new BenchOptions
+        {
+            Quick = quick,
+            OutDir = Path.GetFullPath(outDir ?? Path.Combine(BuildInfo.RepoRoot, "artifacts", "bench")),
+            GatewayDll = gateway is null ? null : Path.GetFullPath(gateway),
+            GatewayEnvironment = environment,
+            Phases = phases,
+        };
+    }
+}
