@@ -12,6 +12,8 @@ public class ChildProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly StreamWriter _log;
+    // Lines awaited by WaitForOutputAsync; guarded, like the log, by the lock on _log.
+    private readonly List<(string Marker, TaskCompletionSource Seen)> _watchers = [];
 
     protected ChildProcess(ProcessStartInfo start, string logPath)
     {
@@ -22,6 +24,12 @@ public class ChildProcess : IAsyncDisposable
         _process = new Process { StartInfo = start, EnableRaisingEvents = true };
         _process.OutputDataReceived += (_, e) => Append(e.Data);
         _process.ErrorDataReceived += (_, e) => Append(e.Data);
+        _process.Exited += (_, _) =>
+        {
+            lock (_log)
+                foreach (var (marker, seen) in _watchers)
+                    seen.TrySetException(new InvalidOperationException($"the process exited before printing '{marker}'"));
+        };
         _process.Start();
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
@@ -35,7 +43,40 @@ public class ChildProcess : IAsyncDisposable
     private void Append(string? line)
     {
         if (line is null) return;
-        lock (_log) _log.WriteLine(line);
+        lock (_log)
+        {
+            _log.WriteLine(line);
+            for (var i = _watchers.Count - 1; i >= 0; i--)
+            {
+                if (!line.Contains(_watchers[i].Marker, StringComparison.Ordinal)) continue;
+                _watchers[i].Seen.TrySetResult();
+                _watchers.RemoveAt(i);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Waits until the process prints a line containing <paramref name="marker"/> (its own "I am ready"),
+    /// failing if it exits first or <paramref name="timeout"/> passes.
+    /// </summary>
+    protected async Task WaitForOutputAsync(string marker, TimeSpan timeout, CancellationToken ct)
+    {
+        var seen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_log)
+        {
+            // Lines are appended under this lock, so none can slip between this check and the watcher.
+            if (LogTail(int.MaxValue).Contains(marker, StringComparison.Ordinal)) return;
+            if (_process.HasExited) throw new InvalidOperationException($"the process exited before printing '{marker}':\n" + LogTail());
+            _watchers.Add((marker, seen));
+        }
+        try
+        {
+            await seen.Task.WaitAsync(timeout, ct);
+        }
+        catch (Exception e) when (e is TimeoutException or InvalidOperationException)
+        {
+            throw new InvalidOperationException($"waiting for '{marker}': {e.Message}\n" + LogTail(), e);
+        }
     }
 
     /// <summary>Resident set size in KiB (VmRSS of /proc/&lt;pid&gt;/status), or null once it is gone.</summary>

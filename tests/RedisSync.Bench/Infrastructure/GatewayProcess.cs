@@ -46,6 +46,8 @@ public sealed class GatewayProcess : ChildProcess
                 ["Auth__Keys__0__Read__0"] = "*",
                 ["Auth__Keys__0__Write__0"] = "*",
                 ["Logging__LogLevel__Default"] = "Warning",
+                // "Application started" is how the gateway says it is listening: wait for it, don't poll.
+                ["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information",
             },
         };
         foreach (var (key, value) in Overrides.Concat(extraEnvironment)) start.Environment[key] = value;
@@ -63,21 +65,14 @@ public sealed class GatewayProcess : ChildProcess
         }
     }
 
+    // Kestrel is listening once the host says "Application started"; by then the Redis connection (made while
+    // the host starts) is up too, so readiness is one check, not a poll.
     private async Task WaitUntilReadyAsync(TimeSpan timeout, CancellationToken ct)
     {
-        using var http = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(2) };
-        var until = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
-        while (Stopwatch.GetTimestamp() < until)
-        {
-            if (HasExited) throw new InvalidOperationException("the gateway exited at start:\n" + LogTail());
-            try
-            {
-                using var response = await http.GetAsync("health/ready", ct);
-                if (response.IsSuccessStatusCode) return;
-            }
-            catch (Exception e) when (e is HttpRequestException or TaskCanceledException && !ct.IsCancellationRequested) { }
-            await Task.Delay(100, ct);
-        }
-        throw new TimeoutException($"the gateway was not ready within {timeout}:\n" + LogTail());
+        await WaitForOutputAsync("Application started", timeout, ct);
+        using var http = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(10) };
+        using var response = await http.GetAsync("health/ready", ct);
+        if (!response.IsSuccessStatusCode)
+            throw new InvalidOperationException($"the gateway started but /health/ready answered {(int)response.StatusCode}:\n" + LogTail());
     }
 }

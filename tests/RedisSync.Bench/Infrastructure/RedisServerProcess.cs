@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net.Sockets;
-using System.Text;
 
 namespace RedisSync.Bench.Infrastructure;
 
@@ -46,27 +44,9 @@ public sealed class RedisServerProcess : ChildProcess
     /// <summary>/usr/bin/redis-server where Debian puts it, else whatever PATH has.</summary>
     public static string RedisServerPath => File.Exists("/usr/bin/redis-server") ? "/usr/bin/redis-server" : "redis-server";
 
-    private async Task WaitUntilAnswersAsync(TimeSpan timeout, CancellationToken ct)
-    {
-        var until = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
-        while (Stopwatch.GetTimestamp() < until)
-        {
-            if (HasExited) throw new InvalidOperationException("redis-server exited at start:\n" + LogTail());
-            try
-            {
-                using var client = new TcpClient();
-                await client.ConnectAsync("127.0.0.1", Port, ct);
-                var stream = client.GetStream();
-                await stream.WriteAsync("PING\r\n"u8.ToArray(), ct);
-                var buffer = new byte[16];
-                var n = await stream.ReadAsync(buffer, ct);
-                if (Encoding.ASCII.GetString(buffer, 0, n).StartsWith("+PONG", StringComparison.Ordinal)) return;
-            }
-            catch (SocketException) { }
-            await Task.Delay(50, ct);
-        }
-        throw new TimeoutException($"redis-server did not answer on port {Port} within {timeout}");
-    }
+    // redis-server prints this once it accepts connections.
+    private Task WaitUntilAnswersAsync(TimeSpan timeout, CancellationToken ct) =>
+        WaitForOutputAsync("Ready to accept connections", timeout, ct);
 
     public override async ValueTask DisposeAsync()
     {

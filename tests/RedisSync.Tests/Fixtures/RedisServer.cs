@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
 
 namespace RedisSync.Tests.Fixtures;
 
@@ -128,51 +127,25 @@ public sealed class RedisServer : IAsyncDisposable
         foreach (var a in new[] { "--port", Port.ToString(), "--bind", "127.0.0.1", "--dir", Directory, "--daemonize", "no", "--protected-mode", "no" })
             psi.ArgumentList.Add(a);
         foreach (var a in _extraArgs) psi.ArgumentList.Add(a);
+        // redis-server says when it accepts connections (after loading its append-only file, on a restart):
+        // wait for that line rather than polling.
+        var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var output = new System.Collections.Concurrent.ConcurrentQueue<string>();
         _process = Process.Start(psi) ?? throw new InvalidOperationException("could not start redis-server");
-        _process.OutputDataReceived += (_, _) => { };
-        _process.ErrorDataReceived += (_, _) => { };
+        _process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null) return;
+            output.Enqueue(e.Data);
+            if (e.Data.Contains("Ready to accept connections", StringComparison.Ordinal)) ready.TrySetResult();
+        };
+        _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) output.Enqueue(e.Data); };
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
 
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        while (true)
-        {
-            if (_process.HasExited) throw new InvalidOperationException($"redis-server exited with {_process.ExitCode} on port {Port}");
-            if (await PingAsync()) return;
-            await Task.Delay(20, timeout.Token);
-        }
-    }
-
-    private async Task<bool> PingAsync()
-    {
-        try
-        {
-            using var client = new TcpClient();
-            await client.ConnectAsync(IPAddress.Loopback, Port);
-            Stream stream = client.GetStream();
-            if (CaCertificatePath is not null)
-            {
-                var tls = new System.Net.Security.SslStream(stream, false, (_, _, _, _) => true); // readiness only
-                await tls.AuthenticateAsClientAsync("127.0.0.1");
-                stream = tls;
-            }
-            var cmd = Password is null ? "PING\r\n" : $"AUTH {Password}\r\nPING\r\n";
-            await stream.WriteAsync(Encoding.ASCII.GetBytes(cmd));
-            var buffer = new byte[256];
-            var text = "";
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-            while (!text.Contains("PONG") && !text.Contains("-"))
-            {
-                var n = await stream.ReadAsync(buffer, cts.Token);
-                if (n == 0) break;
-                text += Encoding.ASCII.GetString(buffer, 0, n);
-            }
-            return text.Contains("PONG");
-        }
-        catch (Exception e) when (e is SocketException or IOException or OperationCanceledException or System.Security.Authentication.AuthenticationException)
-        {
-            return false;
-        }
+        var exited = _process.WaitForExitAsync();
+        var first = await Task.WhenAny(ready.Task, exited).WaitAsync(TimeSpan.FromSeconds(20));
+        if (first == exited)
+            throw new InvalidOperationException($"redis-server exited with {_process.ExitCode} on port {Port}:\n" + string.Join('\n', output));
     }
 
     private static string RedisBinary()
