@@ -65,8 +65,9 @@ public static class ApiExtensions
         }
         if (request.HasJsonContentType() && (request.ContentLength > 0 || request.Headers.TransferEncoding.Count > 0))
         {
-            request.EnableBuffering(bufferThreshold: 64 * 1024, bufferLimit: max);
-            var body = new MemoryStream();
+            // Read once into memory (bounded by the limit) and hand that copy on to the JSON binder.
+            var body = new MemoryStream((int)Math.Min(request.ContentLength ?? 4096, max));
+            context.Response.RegisterForDispose(body);
             await request.Body.CopyToAsync(body, context.RequestAborted);
             if (body.Length > max) throw new Microsoft.AspNetCore.Http.BadHttpRequestException("Request body too large.", StatusCodes.Status413PayloadTooLarge);
             if (!System.Text.Unicode.Utf8.IsValid(body.GetBuffer().AsSpan(0, (int)body.Length)))
@@ -74,7 +75,8 @@ public static class ApiExtensions
                 await Problems.Validation("body", "The body is not valid UTF-8.").ExecuteAsync(context);
                 return;
             }
-            request.Body.Position = 0;
+            body.Position = 0;
+            request.Body = body;
         }
         await next();
     }
