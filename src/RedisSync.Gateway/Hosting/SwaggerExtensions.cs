@@ -82,12 +82,14 @@ public static class SwaggerExtensions
         public void Apply(OpenApiOperation operation, OperationFilterContext context)
         {
             if (operation.OperationId is null || !Examples.TryGetValue(operation.OperationId, out var example)) return;
-            if (example.Request is not null && operation.RequestBody?.Content?.TryGetValue("application/json", out var request) == true)
-                request.Example = JsonNode.Parse(example.Request);
+            if (example.Request is not null && operation.RequestBody?.Content?.TryGetValue("application/json", out var request) == true
+                && request is OpenApiMediaType requestMedia)
+                requestMedia.Example = JsonNode.Parse(example.Request);
             if (example.Response is null || operation.Responses is null) return;
             foreach (var (status, response) in operation.Responses)
-                if (status is "200" or "201" && response.Content?.TryGetValue("application/json", out var media) == true)
-                    media.Example = JsonNode.Parse(example.Response);
+                if (status is "200" or "201" && response.Content?.TryGetValue("application/json", out var media) == true
+                    && media is OpenApiMediaType responseMedia)
+                    responseMedia.Example = JsonNode.Parse(example.Response);
         }
     }
 }

@@ -100,7 +100,7 @@ public sealed class RecordStore(IConnectionMultiplexer redis, IOptions<SyncOptio
         var lastTask = db.HashGetAsync(RedisKeys.Meta(collection), "last");
         var idsTask = db.SortedSetRangeByValueAsync(RedisKeys.Ids(collection),
             afterId is null ? default : (RedisValue)afterId, default,
-            afterId is null ? Exclude.None : Exclude.Start, 0, limit + 1);
+            afterId is null ? Exclude.None : Exclude.Start, Order.Ascending, 0, limit + 1);
         var last = (string?)await lastTask;
         var ids = await idsTask;
 

@@ -23,5 +23,5 @@ public static class RedisKeys
     public static RedisKey Log(string collection) => $"rs:{{{collection}}}:log";
     public static RedisKey Ids(string collection) => $"rs:{{{collection}}}:ids";
     public static RedisKey Meta(string collection) => $"rs:{{{collection}}}:meta";
-    public static RedisChannel Changes(string collection) => $"rs:{{{collection}}}:changes";
+    public static RedisChannel Changes(string collection) => RedisChannel.Literal($"rs:{{{collection}}}:changes");
 }
