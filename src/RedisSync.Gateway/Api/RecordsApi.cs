@@ -93,7 +93,7 @@ internal static partial class RecordsApi
             return Problems.NotFound($"No record '{id}' in '{collection}'.");
         if (view.Deleted)
             return Problems.NotFound($"Record '{id}' in '{collection}' is deleted.",
-                new Dictionary<string, object?> { ["deleted"] = true, ["revision"] = view.Revision, ["seq"] = view.Seq });
+                new Dictionary<string, object?> { ["deleted"] = true, ["revision"] = view.Revision, ["seq"] = view.Seq, ["clock"] = view.Clock });
         return TypedResults.Ok(view);
     }
 
@@ -122,8 +122,12 @@ internal static partial class RecordsApi
         var read = await store.ReadChangesAsync(collection, after, n + 1);
         if (read.ResyncRequired)
             return Problems.ResyncRequired($"Changes after '{after}' are no longer retained (or the log was reset): reload the records and continue from their asOf.");
-        var items = read.Items.Take(n).ToArray();
-        return TypedResults.Ok(new ChangePage(items, items.Length > 0 ? items[^1].Seq : after ?? read.Last ?? "0-0", read.Items.Count > n));
+        // State-only entries (clocks that moved, for peer sites) are not changes for readers, but a page steps over
+        // them: `next` is the last entry read, so a page can hold fewer than `limit` items while hasMore is true.
+        var page = read.Entries.Take(n).ToArray();
+        var policy = store.PolicyOf(collection);
+        var items = page.Where(e => e.Kind != EntryKind.State).Select(e => RecordViews.Change(collection, e, policy)).ToArray();
+        return TypedResults.Ok(new ChangePage(items, page.Length > 0 ? page[^1].Seq : after ?? read.Last ?? "0-0", read.Entries.Count > n));
     }
 
     private static int? ParseLimit(string? text, int max)

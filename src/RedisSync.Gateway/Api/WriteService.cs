@@ -25,7 +25,7 @@ public sealed class WriteService(RecordStore store, WriteMapper mapper, IOptions
         WriteResult result;
         try
         {
-            result = (await store.WriteAsync(collection, policy, [write]))[0];
+            result = (await store.WriteAsync(collection, [write]))[0];
         }
         catch (RecordTooLargeException e)
         {
@@ -59,7 +59,7 @@ public sealed class WriteService(RecordStore store, WriteMapper mapper, IOptions
         if (errors.Count > 0) return Problems.Validation(errors);
         try
         {
-            return TypedResults.Ok(new BatchResult(await store.WriteAsync(collection, policy, writes)));
+            return TypedResults.Ok(new BatchResult(await store.WriteAsync(collection, writes)));
         }
         catch (RecordTooLargeException e)
         {

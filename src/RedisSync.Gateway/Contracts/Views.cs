@@ -3,11 +3,19 @@ using System.Text.Json.Serialization;
 
 namespace RedisSync.Gateway.Contracts;
 
-/// <summary>A write's clock as clients see it.</summary>
-public sealed record ClockView(long Version, string Timestamp, string Source)
+/// <summary>
+/// A write's clock as clients see it. <c>timestamp</c> is left out when the write had none (the version policy
+/// counts a missing timestamp as the epoch); <c>site</c>, where the write entered, when no site is configured.
+/// </summary>
+public sealed record ClockView(
+    long Version,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Timestamp,
+    string Source,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Site = null)
 {
     public static ClockView From(Merge.Clock clock) =>
-        new(clock.Version, Timestamps.Format(clock.TimestampMs), clock.Source);
+        new(clock.Version, clock.TimestampMs == 0 ? null : Timestamps.Format(clock.TimestampMs), clock.Source,
+            clock.Site.Length == 0 ? null : clock.Site);
 }
 
 /// <summary>A record's merged state (CONTRACT §3 "record view").</summary>
@@ -37,7 +45,10 @@ public sealed record WriteResult(
     IReadOnlyList<string> StaleFields,
     RecordView Record);
 
-/// <summary>One entry of a collection's change log, as served by /changes and pushed over SignalR.</summary>
+/// <summary>
+/// One entry of a collection's change log, as served by /changes and pushed over SignalR. <c>site</c> is where the
+/// write whose clock is the record's clock after the change entered (null when no site is configured).
+/// </summary>
 public sealed record ChangeEvent(
     string Collection,
     string Seq,
@@ -45,13 +56,9 @@ public sealed record ChangeEvent(
     string Kind,
     long Revision,
     string Source,
+    string? Site,
     IReadOnlyList<string> ChangedFields,
-    RecordView Record)
-{
-    /// <summary>Seq of the change before this one in its collection ("" for the first); detects gaps.</summary>
-    [JsonIgnore]
-    public string Prev { get; init; } = "";
-}
+    RecordView Record);
 
 /// <summary>A page of live records.</summary>
 public sealed record RecordPage(IReadOnlyList<RecordView> Items, string? NextCursor, string AsOf);

@@ -43,11 +43,8 @@ public sealed class SyncOptions
     [Range(10, int.MaxValue)]
     public int ChangeLogMaxLength { get; set; } = 100_000;
 
-    /// <summary>
-    /// Most visible fields a record may hold (and so one write may carry). At most 2000: a change-log entry
-    /// carries the whole record through one Lua unpack(), which Redis's Lua caps at about 8000 values.
-    /// </summary>
-    [Range(1, 2000)]
+    /// <summary>Most visible fields a record may hold (and so one write may carry).</summary>
+    [Range(1, 10_000)]
     public int MaxFieldsPerRecord { get; set; } = 256;
 
     /// <summary>Longest field name, in characters (the contract's default is 200).</summary>
@@ -65,6 +62,13 @@ public sealed class SyncOptions
     /// <summary>Deepest JSON nesting accepted in a body or hub message.</summary>
     [Range(4, 256)]
     public int MaxJsonDepth { get; set; } = 64;
+
+    /// <summary>
+    /// Most records one group commit carries (writes to one collection that arrive while a commit is in flight go
+    /// together in the next one). A client's batch is never split, so a larger batch goes alone.
+    /// </summary>
+    [Range(1, 10_000)]
+    public int MaxRecordsPerCommit { get; set; } = 256;
 
     /// <summary>Largest page of <c>GET …/records</c> and <c>GET …/changes</c>.</summary>
     [Range(1, 10_000)]

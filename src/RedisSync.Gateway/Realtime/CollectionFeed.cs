@@ -108,16 +108,18 @@ internal sealed class CollectionFeed
             if (Seq.Compare(after, joinedAt) < 0)
             {
                 // Replay (after, joinedAt] straight to the caller, so it arrives before Subscribe's result.
+                var policy = _store.PolicyOf(Collection);
                 while (true)
                 {
                     var read = await _store.ReadChangesAsync(Collection, cursor, _options.ReplayPageSize);
                     if (read.ResyncRequired) { resync = true; break; }
-                    var done = read.Items.Count < _options.ReplayPageSize;
-                    foreach (var change in read.Items)
+                    var done = read.Entries.Count < _options.ReplayPageSize;
+                    foreach (var entry in read.Entries)
                     {
-                        if (Seq.Compare(change.Seq, joinedAt) > 0) { done = true; break; }
-                        await caller.SendAsync("change", ChangeMessage.From(change));
-                        cursor = change.Seq;
+                        if (Seq.Compare(entry.Seq, joinedAt) > 0) { done = true; break; }
+                        cursor = entry.Seq;
+                        if (entry.Kind == EntryKind.State) continue; // for peers, not subscribers
+                        await caller.SendAsync("change", ChangeMessage.From(RecordViews.Change(Collection, entry, policy)));
                         replayed++;
                     }
                     if (done) break;
@@ -178,7 +180,7 @@ internal sealed class CollectionFeed
             try
             {
                 if (message is null) await CatchUpAsync();
-                else await ApplyAsync(EntryCodec.ChangesFromMessage(Collection, message));
+                else await ApplyAsync(RecordCodec.DecodeMessage(message));
             }
             catch (Exception e) when (e is RedisException or TimeoutException)
             {
@@ -189,17 +191,20 @@ internal sealed class CollectionFeed
         }
     }
 
-    private async Task ApplyAsync(List<Contracts.ChangeEvent> changes)
+    private async Task ApplyAsync(List<ChangeEntry> entries)
     {
-        foreach (var change in changes)
+        foreach (var entry in entries)
         {
-            if (Seq.Compare(change.Seq, _last) <= 0) continue; // already delivered (e.g. by a backfill)
-            if (change.Prev != _last)
+            // Already delivered (a backfill got there first). After a failover took entries back, new entries can
+            // reuse old positions: those are not delivered either, and the next catch-up (on reconnect, on the next
+            // entry, or on the poll) finds that the log no longer continues from _last and sends resync.
+            if (Seq.Compare(entry.Seq, _last) <= 0) continue;
+            if (entry.Prev != _last)
             {
-                await CatchUpAsync(); // a change before this one never reached us
+                await CatchUpAsync(); // something before this entry never reached us
                 continue;             // the catch-up read everything up to the log's end, this one included
             }
-            Deliver(ChangeMessage.From(change));
+            Deliver(entry);
         }
     }
 
@@ -215,7 +220,7 @@ internal sealed class CollectionFeed
                 RealtimeLog.FeedResync(_log, Collection, _last, _subscriptions.Count);
                 _metrics.Resync();
                 _last = read.Last ?? "";
-                var notice = new ResyncMessage(Collection, "The change log no longer covers what this gateway last delivered; reload the records and subscribe from their asOf.");
+                var notice = new ResyncMessage(Collection, "The change log no longer continues from what this gateway last delivered (trimmed, or taken back by a failover); reload the records and subscribe from their asOf.");
                 foreach (var sub in _subscriptions)
                 {
                     sub.Cursor = _last;
@@ -224,12 +229,11 @@ internal sealed class CollectionFeed
                 }
                 return;
             }
-            foreach (var change in read.Items)
+            foreach (var entry in read.Entries)
             {
-                Deliver(ChangeMessage.From(change));
-                count++;
+                if (Deliver(entry)) count++;
             }
-            if (read.Items.Count < _options.ReplayPageSize) break;
+            if (read.Entries.Count < _options.ReplayPageSize) break;
         }
         if (count > 0)
         {
@@ -238,10 +242,14 @@ internal sealed class CollectionFeed
         }
     }
 
-    private void Deliver(ChangeMessage change)
+    // Advances the feed's position; hands the entry to the subscribers unless it is state-only (for peers).
+    private bool Deliver(ChangeEntry entry)
     {
-        _last = change.Seq;
+        _last = entry.Seq;
+        if (entry.Kind == EntryKind.State) return false;
+        var change = ChangeMessage.From(RecordViews.Change(Collection, entry, _store.PolicyOf(Collection)));
         foreach (var sub in _subscriptions) sub.Offer(change, _options.OutboundBufferLength);
+        return true;
     }
 
     private static string? NullIfEmpty(string s) => s.Length == 0 ? null : s;

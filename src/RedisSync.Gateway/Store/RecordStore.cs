@@ -1,92 +1,107 @@
-using System.Globalization;
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
 using RedisSync.Gateway.Contracts;
 using RedisSync.Gateway.Hosting;
 using RedisSync.Gateway.Merge;
 using RedisSync.Gateway.Observability;
+using RedisSync.Gateway.Replication;
 using StackExchange.Redis;
 
 namespace RedisSync.Gateway.Store;
 
-/// <summary>Result of reading the change log: either entries, or "your position is gone, resync".</summary>
-public sealed record ChangeLogRead(bool ResyncRequired, string? Last, IReadOnlyList<ChangeEvent> Items);
+/// <summary>Result of reading the change log: entries (state-only ones included), or "your position is gone, resync".</summary>
+public sealed record ChangeLogRead(bool ResyncRequired, string? Last, IReadOnlyList<ChangeEntry> Entries);
 
 /// <summary>
-/// All record and change-log access to Redis (key layout: <see cref="RedisKeys"/>). Writes go through
-/// merge.lua in one round trip per call, however many records the call carries.
+/// All record and change-log access to Redis (key layout: <see cref="RedisKeys"/>, byte layout:
+/// <see cref="RecordCodec"/>). Writes are merged here with <see cref="RecordMerge"/> and committed by commit.lua,
+/// grouped per collection (<see cref="CommitQueue"/>): one read and one script run per group, however many calls
+/// and records it carries.
 /// </summary>
-public sealed class RecordStore(IConnectionMultiplexer redis, IOptions<SyncOptions> options, SyncMetrics? metrics = null)
+public sealed class RecordStore
 {
-    private readonly SyncMetrics _metrics = metrics ?? SyncMetrics.Detached();
+    private readonly IConnectionMultiplexer _redis;
+    private readonly SyncOptions _options;
+    private readonly string _site;
+    private readonly SyncMetrics _metrics;
+    private readonly ConcurrentDictionary<string, CommitQueue> _queues = new(StringComparer.Ordinal);
 
-    private static readonly StoredScript Merge = StoredScript.FromResource("merge.lua");
-    private static readonly StoredScript Changes = StoredScript.FromResource("changes.lua");
-
-    private IDatabase Db => redis.GetDatabase();
-
-    /// <summary>Applies writes to one collection in order, atomically each, in a single script run.</summary>
-    public async Task<IReadOnlyList<WriteResult>> WriteAsync(string collection, MergePolicy policy, IReadOnlyList<RecordWrite> writes)
+    public RecordStore(IConnectionMultiplexer redis, IOptions<SyncOptions> options, SyncMetrics? metrics = null, IOptions<ReplicationOptions>? replication = null)
     {
-        var keys = new List<RedisKey> { RedisKeys.Meta(collection), RedisKeys.Log(collection), RedisKeys.Ids(collection) };
-        var keyIndex = new Dictionary<string, int>(StringComparer.Ordinal);
-        var args = new List<RedisValue>
+        _redis = redis;
+        _options = options.Value;
+        _site = replication?.Value.Site ?? "";
+        _metrics = metrics ?? SyncMetrics.Detached();
+    }
+
+    private IDatabase Db => _redis.GetDatabase();
+
+    /// <summary>This site's name ("" when none is configured).</summary>
+    public string Site => _site;
+
+    public MergePolicy PolicyOf(string collection) => _options.PolicyFor(collection);
+
+    /// <summary>Applies writes to one collection in order, atomically as a whole, under the collection's policy.</summary>
+    /// <exception cref="RecordTooLargeException">A write would leave its record with too many fields; nothing was written.</exception>
+    public async Task<IReadOnlyList<WriteResult>> WriteAsync(string collection, IReadOnlyList<RecordWrite> writes)
+    {
+        var call = new WriteCall(writes);
+        QueueOf(collection).Submit(call);
+        var results = await call.Answer;
+        var applied = 0;
+        foreach (var result in results)
         {
-            policy == MergePolicy.Timestamp ? "timestamp" : "version",
-            options.Value.ChangeLogMaxLength,
-            (string)RedisKeys.Changes(collection)!,
-            options.Value.MaxFieldsPerRecord,
-            writes.Count,
-        };
-        foreach (var write in writes)
-        {
-            if (!keyIndex.TryGetValue(write.Id, out var index))
-            {
-                keys.Add(RedisKeys.Record(collection, write.Id));
-                index = keyIndex[write.Id] = keys.Count; // Lua's KEYS is 1-based
-            }
-            args.Add(write.Op switch { WriteOp.Put => "put", WriteOp.Patch => "patch", _ => "delete" });
-            args.Add(index);
-            args.Add(write.Id);
-            args.Add(write.Version.ToString(CultureInfo.InvariantCulture));
-            args.Add(write.TimestampMs?.ToString(CultureInfo.InvariantCulture) ?? "");
-            args.Add(write.Source);
-            args.Add(write.Fields.Count);
-            foreach (var (name, json) in write.Fields)
-            {
-                args.Add(name);
-                args.Add(json);
-            }
+            _metrics.Write(result.Outcome);
+            if (result.Outcome == "applied") applied++;
         }
-
-        var raw = (RedisResult[])(await Merge.RunAsync(Db, keys.ToArray(), args.ToArray()))!;
-        if (raw.Length == 3 && raw[0].ToString() == "too-many-fields")
-            throw new RecordTooLargeException((int)raw[1] - 1, (int)raw[2], options.Value.MaxFieldsPerRecord);
-
-        var results = new WriteResult[raw.Length];
-        for (var i = 0; i < raw.Length; i++)
-        {
-            var item = (RedisResult[])raw[i]!;
-            var seq = (string)item[3]!;
-            var record = EntryCodec.Record(collection, (string[])item[5]!);
-            results[i] = new WriteResult(collection, writes[i].Id, (string)item[0]!, (int)item[1] == 1,
-                (long)item[2], seq.Length == 0 ? null : seq, (string[])item[4]!, record);
-        }
-
-        foreach (var result in results) _metrics.Write(result.Outcome);
-        _metrics.Published(results.Count(r => r.Outcome == "applied"));
-
-        // A record born here (revision 1) may belong to a collection not yet listed, including after Redis
-        // lost its data. Cross-slot, so outside the script; fire-and-forget, so no extra round trip is awaited.
-        if (results.Any(r => r.Outcome == "applied" && r.Revision == 1))
-            await Db.SetAddAsync(RedisKeys.Collections, collection, CommandFlags.FireAndForget);
+        _metrics.Published(applied);
         return results;
+    }
+
+    /// <summary>
+    /// Joins record states into one collection (replication, repair), and advances replication
+    /// <paramref name="cursors"/> in the same atomic step.
+    /// </summary>
+    public Task<IReadOnlyList<StateOutcome>> ApplyStatesAsync(string collection, IReadOnlyList<IncomingState> states,
+        IReadOnlyList<KeyValuePair<string, string>>? cursors = null)
+    {
+        var call = new StateCall(states, cursors ?? []);
+        QueueOf(collection).Submit(call);
+        return call.Answer;
+    }
+
+    private CommitQueue QueueOf(string collection) =>
+        _queues.GetOrAdd(collection, c => new CommitQueue(group => CommitAsync(c, PolicyOf(c), group), _options.MaxRecordsPerCommit));
+
+    private async Task CommitAsync(string collection, MergePolicy policy, List<CommitCall> calls)
+    {
+        var group = new CommitGroup(Db, collection, policy, _site, _options.MaxFieldsPerRecord, _options.ChangeLogMaxLength, calls);
+        await group.RunAsync();
+        // A record born here may belong to a collection not yet listed (also after Redis lost its data). Another
+        // slot than the collection's, so outside the script; fire-and-forget, so no round trip is awaited.
+        if (group.Created > 0) await Db.SetAddAsync(RedisKeys.Collections, collection, CommandFlags.FireAndForget);
+    }
+
+    /// <summary>The record as stored (<see cref="StoredRecord.Absent"/> when it never existed).</summary>
+    public async Task<StoredRecord> GetStoredAsync(string collection, string id)
+    {
+        var value = await Db.StringGetAsync(RedisKeys.Record(collection, id));
+        return value.IsNull ? StoredRecord.Absent : RecordCodec.DecodeRecord((byte[])value!);
+    }
+
+    /// <summary>Several records as stored, in the order of <paramref name="ids"/> (one round trip).</summary>
+    public async Task<StoredRecord[]> GetStoredAsync(string collection, IReadOnlyList<string> ids)
+    {
+        if (ids.Count == 0) return [];
+        var values = await Db.StringGetAsync(ids.Select(id => RedisKeys.Record(collection, id)).ToArray());
+        return values.Select(v => v.IsNull ? StoredRecord.Absent : RecordCodec.DecodeRecord((byte[])v!)).ToArray();
     }
 
     /// <summary>The record's view (live or deleted), or null when it never existed.</summary>
     public async Task<RecordView?> GetAsync(string collection, string id, bool includeClocks)
     {
-        var hash = await Db.HashGetAllAsync(RedisKeys.Record(collection, id));
-        return EntryCodec.RecordFromHash(collection, id, hash, includeClocks);
+        var stored = await GetStoredAsync(collection, id);
+        return stored.Exists ? RecordViews.Record(collection, id, stored, PolicyOf(collection), includeClocks) : null;
     }
 
     /// <summary>
@@ -105,30 +120,51 @@ public sealed class RecordStore(IConnectionMultiplexer redis, IOptions<SyncOptio
         var ids = await idsTask;
 
         var page = ids.Take(limit).Select(id => (string)id!).ToArray();
-        var hashes = await Task.WhenAll(page.Select(id => db.HashGetAllAsync(RedisKeys.Record(collection, id))));
+        var stored = await GetStoredAsync(collection, page);
+        var policy = PolicyOf(collection);
         var items = new List<RecordView>(page.Length);
         for (var i = 0; i < page.Length; i++)
-        {
-            var view = EntryCodec.RecordFromHash(collection, page[i], hashes[i], includeClocks: false);
-            if (view is { Deleted: false }) items.Add(view); // deleted between the two reads
-        }
+            if (stored[i] is { Exists: true, State.Deleted: false } s) items.Add(RecordViews.Record(collection, page[i], s, policy)); // deleted between the two reads
         return new RecordPage(items, ids.Length > limit ? Cursor.Encode(page[^1]) : null, last ?? "0-0");
     }
 
-    /// <summary>Change-log entries after <paramref name="after"/> (null: from the oldest retained).</summary>
+    /// <summary>
+    /// Change-log entries after <paramref name="after"/> (null: from the oldest retained), state-only ones
+    /// included. Resync when the log no longer continues from <paramref name="after"/>: the entry that follows it
+    /// must name it as its predecessor, which fails when entries after it were trimmed away, and when the log went
+    /// back (a failover lost entries, Redis lost its data), whatever the stream ids say (PITFALLS 2).
+    /// </summary>
     public async Task<ChangeLogRead> ReadChangesAsync(string collection, string? after, int limit)
     {
-        var raw = (RedisResult[])(await Changes.RunAsync(Db,
-            [RedisKeys.Log(collection), RedisKeys.Meta(collection)],
-            [after ?? "", limit]))!;
-        var last = (string?)raw[1];
-        last = string.IsNullOrEmpty(last) ? null : last;
-        if ((string)raw[0]! == "resync") return new ChangeLogRead(true, last, []);
-        var entries = (RedisResult[])raw[2]!;
-        return new ChangeLogRead(false, last, entries.Select(e => EntryCodec.ChangeFromStream(collection, e)).ToArray());
+        var db = Db;
+        if (after is null)
+        {
+            var lastTask = db.HashGetAsync(RedisKeys.Meta(collection), "last");
+            var all = await db.StreamRangeAsync(RedisKeys.Log(collection), "-", "+", limit);
+            var last = (string?)await lastTask;
+            return new ChangeLogRead(false, string.IsNullOrEmpty(last) ? null : last, Decode(all));
+        }
+
+        var from = after == "0-0" ? "" : after;
+        var metaTask = db.HashGetAsync(RedisKeys.Meta(collection), "last");
+        var entriesTask = db.StreamRangeAsync(RedisKeys.Log(collection), "(" + (from.Length == 0 ? "0-0" : from), "+", limit);
+        var lastSeq = (string?)await metaTask ?? "";
+        var raw = await entriesTask;
+        var lastOrNull = lastSeq.Length == 0 ? null : lastSeq;
+        if (raw.Length == 0)
+            return lastSeq == from ? new ChangeLogRead(false, lastOrNull, []) : new ChangeLogRead(true, lastOrNull, []);
+        var entries = Decode(raw);
+        return entries[0].Prev == from ? new ChangeLogRead(false, lastOrNull, entries) : new ChangeLogRead(true, lastOrNull, []);
     }
 
-    /// <summary>The seq of the collection's latest change, or null when it has none.</summary>
+    private static List<ChangeEntry> Decode(StreamEntry[] raw)
+    {
+        var entries = new List<ChangeEntry>(raw.Length);
+        foreach (var entry in raw) entries.Add(RecordCodec.DecodeEntry((string)entry.Id!, (byte[])entry["e"]!));
+        return entries;
+    }
+
+    /// <summary>The seq of the collection's latest change-log entry, or null when it has none.</summary>
     public async Task<string?> LastSeqAsync(string collection) =>
         (string?)await Db.HashGetAsync(RedisKeys.Meta(collection), "last");
 

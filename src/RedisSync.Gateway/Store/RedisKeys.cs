@@ -4,13 +4,15 @@ namespace RedisSync.Gateway.Store;
 
 /// <summary>
 /// The Redis key layout. Every key of one collection carries the hash tag <c>{collection}</c>, so a
-/// collection lives in one cluster slot and every script touching it runs on Redis Cluster.
+/// collection lives in one cluster slot (one shard) and every script touching it runs on Redis Cluster.
 /// <code>
-/// rs:{c}:r:{id}    hash     one record: v:&lt;field&gt; values, c:&lt;field&gt; clocks, $-prefixed meta (see merge.lua)
-/// rs:{c}:log       stream   the change log, one entry per applied change, trimmed to Sync:ChangeLogMaxLength (~)
+/// rs:{c}:r:{id}    string   one record: commit counter, revision, last stamp, seq, merged state (Store/RecordCodec.cs)
+/// rs:{c}:log       stream   the change log, one entry per change of merged state, trimmed to Sync:ChangeLogMaxLength (~)
 /// rs:{c}:ids       zset     ids of live records (score 0), paged with ZRANGEBYLEX; never KEYS/SCAN
-/// rs:{c}:meta      hash     last = seq of the collection's latest change
-/// rs:{c}:changes   channel  pub/sub: every script run that applied changes publishes them here
+/// rs:{c}:meta      hash     last = seq of the latest entry, n = entries ever appended
+/// rs:{c}:dg:{b}    hash     digest bucket b (0–1023): id → hash of the record's state, every record (deleted too)
+/// rs:{c}:cursors   hash     replication: peer site → the peer's seq applied here
+/// rs:{c}:changes   channel  sharded pub/sub (SPUBLISH): the entries of every commit
 /// rs:collections   set      names of collections ever written (its own slot; updated outside the scripts)
 /// </code>
 /// Collection names are <c>[a-z0-9_-]</c> and ids cannot contain braces, so neither can break the tag.
@@ -19,9 +21,24 @@ public static class RedisKeys
 {
     public const string Collections = "rs:collections";
 
+    /// <summary>Digest buckets per collection.</summary>
+    public const int DigestBuckets = 1024;
+
     public static RedisKey Record(string collection, string id) => $"rs:{{{collection}}}:r:{id}";
     public static RedisKey Log(string collection) => $"rs:{{{collection}}}:log";
     public static RedisKey Ids(string collection) => $"rs:{{{collection}}}:ids";
     public static RedisKey Meta(string collection) => $"rs:{{{collection}}}:meta";
-    public static RedisChannel Changes(string collection) => RedisChannel.Literal($"rs:{{{collection}}}:changes");
+    public static RedisKey Cursors(string collection) => $"rs:{{{collection}}}:cursors";
+    public static RedisKey DigestBucket(string collection, int bucket) => $"rs:{{{collection}}}:dg:{bucket}";
+    public static RedisChannel Changes(string collection) => RedisChannel.Sharded($"rs:{{{collection}}}:changes");
+
+    /// <summary>The digest bucket of a record id: FNV-1a (32 bit) of its UTF-8 bytes, modulo <see cref="DigestBuckets"/>.</summary>
+    public static int BucketOf(string id)
+    {
+        var hash = 2166136261u;
+        Span<byte> bytes = stackalloc byte[System.Text.Encoding.UTF8.GetMaxByteCount(id.Length)];
+        var n = System.Text.Encoding.UTF8.GetBytes(id, bytes);
+        foreach (var b in bytes[..n]) hash = (hash ^ b) * 16777619u;
+        return (int)(hash % DigestBuckets);
+    }
 }

@@ -18,6 +18,9 @@ public static class Seq
 
     public static string Max(string a, string b) => Compare(a, b) >= 0 ? a : b;
 
+    /// <summary>The Redis server's time, in ms, when the entry was appended (the id's first part).</summary>
+    public static long Milliseconds(string seq) => (long)Parse(seq).Ms;
+
     private static (ulong Ms, ulong N) Parse(string s)
     {
         var dash = s.IndexOf('-');

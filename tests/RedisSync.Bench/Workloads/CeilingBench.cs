@@ -1,6 +1,11 @@
 using System.Globalization;
+using Microsoft.Extensions.Options;
 using RedisSync.Bench.Measurement;
+using RedisSync.Gateway.Hosting;
+using RedisSync.Gateway.Merge;
+using RedisSync.Gateway.Store;
 using StackExchange.Redis;
+using Clock = RedisSync.Bench.Measurement.Clock;
 
 namespace RedisSync.Bench.Workloads;
 
@@ -26,10 +31,10 @@ public sealed record CeilingResult(IReadOnlyList<ScriptRun> Single, ScriptRun Ba
 }
 
 /// <summary>
-/// Calls merge.lua by EVALSHA exactly as RecordStore.WriteAsync does (same KEYS, same ARGV layout, same
-/// record shape as the HTTP workloads write), from one multiplexer that pipelines concurrent calls. The
-/// ceiling is the best of several pipeline depths: too few in flight leaves Redis waiting on round trips,
-/// too many only queues in the client.
+/// The gateway's own store (RecordStore: read, merge, commit.lua) driven in this process, with no HTTP, no
+/// ASP.NET Core and no JSON in between: the most the gateway could do over this Redis. Same record shape as the
+/// HTTP workloads. The ceiling is the best of several depths: too few in flight leaves Redis waiting on round
+/// trips, more lets group commit put concurrent writes to one collection into one script run.
 /// </summary>
 public static class CeilingBench
 {
@@ -42,35 +47,31 @@ public static class CeilingBench
         // allowAdmin: CONFIG RESETSTAT and INFO commandstats, to read Redis's time per call.
         using var mux = await ConnectionMultiplexer.ConnectAsync(ctx.Redis.ConnectionString + ",allowAdmin=true");
         var server = mux.GetServer("127.0.0.1", ctx.Redis.Port);
-        var sha = await server.ScriptLoadAsync(await ReadScriptAsync());
-        var db = mux.GetDatabase();
+        var store = new RecordStore(mux, Options.Create(new SyncOptions()));
         var o = ctx.Options;
 
         var single = new List<ScriptRun>();
         foreach (var depth in Depths)
         {
-            BenchContext.Progress($"ceiling: merge.lua by EVALSHA, 1 record per call, {depth} in flight");
+            BenchContext.Progress($"ceiling: RecordStore.WriteAsync in process, 1 record per call, {depth} in flight");
             var collection = ctx.Collection($"ceiling-c{depth}");
-            single.Add(await MeasureAsync(server, 1, () => ClosedLoop.RunAsync($"merge.lua EVALSHA, 1 record, {depth} in flight",
+            single.Add(await MeasureAsync(server, 1, () => ClosedLoop.RunAsync($"store, 1 record per call, {depth} in flight",
                 depth, o.Warmup, o.Measure, async (w, i) =>
                 {
                     // Each worker writes its own 1,000 records round-robin with increasing versions: always applied.
-                    var (keys, args) = MergeCall(collection, [$"w{w}-{i % 1000}"], version: i + 1);
-                    await db.ScriptEvaluateAsync(sha, keys, args);
+                    await store.WriteAsync(collection, [Put($"w{w}-{i % 1000}", i + 1, 0)]);
                     return null;
                 }, ctx.Cpu, ctx.Ct)));
             BenchContext.Progress($"  {single[^1].Load.OperationsPerSecond:N0} writes/s; {single[^1].Load.Cpu}");
         }
 
-        BenchContext.Progress($"ceiling: {BatchSize} records per EVALSHA, {BatchConcurrency} in flight");
+        BenchContext.Progress($"ceiling: {BatchSize} records per call, {BatchConcurrency} in flight");
         var batchCollection = ctx.Collection("ceiling-batch");
         var batched = await MeasureAsync(server, BatchSize, () => ClosedLoop.RunAsync(
-            $"merge.lua EVALSHA, {BatchSize} records per call, {BatchConcurrency} in flight",
+            $"store, {BatchSize} records per call, {BatchConcurrency} in flight",
             BatchConcurrency, o.Warmup, o.Measure, async (w, i) =>
             {
-                var ids = Enumerable.Range(0, BatchSize).Select(k => $"w{w}-{k}").ToArray();
-                var (keys, args) = MergeCall(batchCollection, ids, version: i + 1);
-                await db.ScriptEvaluateAsync(sha, keys, args);
+                await store.WriteAsync(batchCollection, Enumerable.Range(0, BatchSize).Select(k => Put($"w{w}-{k}", i + 1, k)).ToArray());
                 return null;
             }, ctx.Cpu, ctx.Ct));
         BenchContext.Progress($"  {batched.RecordsPerSecond:N0} records/s; {batched.Load.Cpu}");
@@ -82,12 +83,13 @@ public static class CeilingBench
     {
         await server.ConfigResetStatisticsAsync();
         var load = await run();
-        return new ScriptRun(load, recordsPerCall, await ReadRedisTimeAsync(server));
+        return new ScriptRun(load, recordsPerCall, await ReadRedisTimeAsync(server, load.Operations));
     }
 
-    // INFO commandstats lines look like cmdstat_evalsha: calls=12,usec=345,usec_per_call=28.75,...; commands
-    // a script runs are counted under their own names, and the script's usec includes theirs.
-    private static async Task<RedisTime?> ReadRedisTimeAsync(IServer server)
+    // INFO commandstats lines look like cmdstat_evalsha: calls=12,usec=345,usec_per_call=28.75,...; commands a script
+    // runs are counted under their own names, and the script's usec includes theirs. Per store call: everything the
+    // store sent (the read, the commit script and what it ran inside), divided by the calls made.
+    private static async Task<RedisTime?> ReadRedisTimeAsync(IServer server, long calls)
     {
         var stats = new Dictionary<string, (long Calls, long Usec)>();
         foreach (var group in await server.InfoAsync("commandstats"))
@@ -95,49 +97,25 @@ public static class CeilingBench
             {
                 if (!key.StartsWith("cmdstat_", StringComparison.Ordinal)) continue;
                 var fields = value.Split(',').Select(f => f.Split('=')).Where(f => f.Length == 2).ToDictionary(f => f[0], f => f[1]);
-                if (fields.TryGetValue("calls", out var calls) && fields.TryGetValue("usec", out var usec))
-                    stats[key["cmdstat_".Length..]] = (long.Parse(calls, CultureInfo.InvariantCulture), long.Parse(usec, CultureInfo.InvariantCulture));
+                if (fields.TryGetValue("calls", out var n) && fields.TryGetValue("usec", out var usec))
+                    stats[key["cmdstat_".Length..]] = (long.Parse(n, CultureInfo.InvariantCulture), long.Parse(usec, CultureInfo.InvariantCulture));
             }
-        if (!stats.TryGetValue("evalsha", out var script) || script.Calls == 0) return null;
-        var inner = stats.Where(s => s.Key is not ("evalsha" or "config" or "info" or "script" or "ping" or "cluster" or "echo" or "client" or "subscribe"))
-            .Select(s => new CommandCost(s.Key, Math.Round(s.Value.Calls / (double)script.Calls, 2), Math.Round(s.Value.Usec / (double)script.Calls, 2)))
-            .Where(c => c.CallsPerScriptCall >= 0.01) // not the script's: the gateway's occasional own commands
-            .OrderByDescending(c => c.UsPerScriptCall).ToArray();
-        var total = script.Usec / (double)script.Calls;
-        return new RedisTime(Math.Round(total, 2), Math.Round(total - inner.Sum(c => c.UsPerScriptCall), 2), inner);
+        if (calls == 0 || !stats.TryGetValue("evalsha", out var script)) return null;
+        string[] outside = ["evalsha", "mget", "config", "info", "script", "ping", "cluster", "echo", "client", "subscribe", "sadd"];
+        var inner = stats.Where(s => !outside.Contains(s.Key))
+            .Select(s => new CommandCost(s.Key, Math.Round(s.Value.Calls / (double)calls, 2), Math.Round(s.Value.Usec / (double)calls, 2)))
+            .Where(c => c.CallsPerScriptCall >= 0.01)
+            .OrderByDescending(c => c.UsPerScriptCall).ToList();
+        var reads = stats.GetValueOrDefault("mget");
+        if (reads.Calls > 0) inner.Insert(0, new CommandCost("mget (the read)", Math.Round(reads.Calls / (double)calls, 2), Math.Round(reads.Usec / (double)calls, 2)));
+        var total = (script.Usec + reads.Usec) / (double)calls;
+        var lua = (script.Usec - inner.Where(c => !c.Command.StartsWith("mget", StringComparison.Ordinal)).Sum(c => c.UsPerScriptCall * calls)) / calls;
+        return new RedisTime(Math.Round(total, 2), Math.Round(lua, 2), inner);
     }
 
-    private static async Task<string> ReadScriptAsync()
-    {
-        await using var stream = typeof(CeilingBench).Assembly.GetManifestResourceStream("merge.lua")
-            ?? throw new InvalidOperationException("merge.lua is not embedded (see RedisSync.Bench.csproj)");
-        using var reader = new StreamReader(stream);
-        return await reader.ReadToEndAsync();
-    }
-
-    // The key names of Store/RedisKeys.cs and the ARGV layout in merge.lua's header. Each call puts the same
-    // three fields the HTTP workloads send (GatewayHttp.RecordData), each as its own JSON text.
-    private static (RedisKey[] Keys, RedisValue[] Args) MergeCall(string collection, string[] ids, long version)
-    {
-        var keys = new RedisKey[3 + ids.Length];
-        keys[0] = $"rs:{{{collection}}}:meta";
-        keys[1] = $"rs:{{{collection}}}:log";
-        keys[2] = $"rs:{{{collection}}}:ids";
-        var args = new List<RedisValue>(5 + ids.Length * 13)
-        {
-            "version",                       // policy
-            100_000,                         // Sync:ChangeLogMaxLength, the gateway's default
-            $"rs:{{{collection}}}:changes",  // pub/sub channel
-            256,                             // Sync:MaxFieldsPerRecord, the default
-            ids.Length,
-        };
-        var versionText = version.ToString(CultureInfo.InvariantCulture);
-        for (var k = 0; k < ids.Length; k++)
-        {
-            keys[3 + k] = $"rs:{{{collection}}}:r:{ids[k]}";
-            args.AddRange(["put", 4 + k, ids[k], versionText, "0", "bench", 3,
-                "name", "\"bench\"", "n", k, "sentTicks", Clock.Now]);
-        }
-        return (keys, args.ToArray());
-    }
+    // The same three fields the HTTP workloads send (GatewayHttp.RecordData).
+    private static RecordWrite Put(string id, long version, int n) =>
+        new(WriteOp.Put, id, version, 0, "bench",
+            [KeyValuePair.Create("name", "\"bench\""), KeyValuePair.Create("n", n.ToString(CultureInfo.InvariantCulture)),
+             KeyValuePair.Create("sentTicks", Clock.Now.ToString(CultureInfo.InvariantCulture))]);
 }

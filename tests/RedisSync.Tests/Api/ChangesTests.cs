@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Net;
 using System.Net.Http.Json;
 using RedisSync.Tests.Fixtures;
@@ -31,7 +32,8 @@ public sealed class ChangesTests(GatewayFactory gateway) : IClassFixture<Gateway
         Assert.Equal(last.GetProperty("seq").GetString(), page.GetProperty("next").GetString());
 
         var e = items[1];
-        Assert.Equal(["changedFields", "collection", "id", "kind", "record", "revision", "seq", "source"], e.Names());
+        Assert.Equal(["changedFields", "collection", "id", "kind", "record", "revision", "seq", "site", "source"], e.Names());
+        Assert.Equal(JsonValueKind.Null, e.GetProperty("site").ValueKind); // no Replication:Site configured
         Assert.Equal(c, e.GetProperty("collection").GetString());
         Assert.Equal("c-42", e.GetProperty("id").GetString());
         Assert.Equal("upsert", e.GetProperty("kind").GetString());

@@ -72,10 +72,10 @@ public sealed class WideRecordTests(WideRecordGateway gateway) : IClassFixture<W
 public sealed class FieldLimitConfigurationTests
 {
     [Fact]
-    public async Task AFieldLimitAboveWhatAChangeLogEntryCanCarryIsRefusedAtStart()
+    public async Task AFieldLimitAboveTheAllowedRangeIsRefusedAtStart()
     {
         await using var gateway = new GatewayFactory();
-        gateway.Settings["Sync:MaxFieldsPerRecord"] = "5000";
+        gateway.Settings["Sync:MaxFieldsPerRecord"] = "10001";
         await ((IAsyncLifetime)gateway).InitializeAsync();
         var error = Assert.ThrowsAny<Exception>(() => gateway.CreateClient());
         Assert.Contains("MaxFieldsPerRecord", error.ToString());

@@ -197,8 +197,9 @@ public sealed class ConvergenceTests(OpenGatewayFactory versionGateway, OpenTime
                 ? null : $"should be deleted (404 with deleted: true) but GET answered {(int)status}";
         if (status != HttpStatusCode.OK) return $"should be live but GET answered {(int)status}";
 
-        static string ShowClock(Clock c) => $"{c.Version}|{Timestamps.Format(c.TimestampMs)}|{c.Source}";
-        static string ShowView(JsonElement c) => $"{c.GetProperty("version").GetInt64()}|{c.GetProperty("timestamp").GetString()}|{c.GetProperty("source").GetString()}";
+        static string ShowClock(Clock c) => $"{c.Version}|{(c.TimestampMs == 0 ? "none" : Timestamps.Format(c.TimestampMs))}|{c.Source}";
+        static string ShowView(JsonElement c) =>
+            $"{c.GetProperty("version").GetInt64()}|{(c.TryGetProperty("timestamp", out var t) ? t.GetString() : "none")}|{c.GetProperty("source").GetString()}";
         var want = $"data={{{string.Join(",", expected.Data.OrderBy(f => f.Key, StringComparer.Ordinal).Select(f => $"{f.Key}={f.Value}"))}}} " +
                    $"clock={ShowClock(expected.Clock!.Value)} fields={{{string.Join(",", expected.FieldClocks.OrderBy(f => f.Key, StringComparer.Ordinal).Select(f => $"{f.Key}@{ShowClock(f.Value)}"))}}}";
         var got = $"data={{{string.Join(",", root.GetProperty("data").EnumerateObject().OrderBy(p => p.Name, StringComparer.Ordinal).Select(p => $"{p.Name}={p.Value.GetRawText()}"))}}} " +

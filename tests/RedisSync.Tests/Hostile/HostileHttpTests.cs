@@ -88,7 +88,7 @@ public sealed class HostileHttpTests(HostileGateway gateway) : IClassFixture<Hos
             var diff = before.Differences(await gateway.SnapshotAsync());
             Assert.True(diff.Count == 1 && diff[0].EndsWith(" " + key, StringComparison.Ordinal), $"{what}: {string.Join("; ", diff)}");
         }
-        await Expect("a hash field", "rs:{canary}:r:seed", () => redis.CliAsync("HSET", "rs:{canary}:r:seed", "v:ok", "false"));
+        await Expect("a changed record value", "rs:{canary}:r:seed", () => redis.CliAsync("APPEND", "rs:{canary}:r:seed", "x"));
         await Expect("an added and deleted stream entry", "rs:{canary}:log", async () =>
         {
             var id = (await redis.CliAsync("XADD", "rs:{canary}:log", "*", "x", "y")).Trim();

@@ -19,7 +19,7 @@ internal sealed record OracleOutcome(string Outcome, bool Created, IReadOnlyList
 /// <summary>
 /// A test oracle written straight from CONTRACT §2, "Precisely — the merged state as a function of the set of
 /// writes". It looks at a SET of writes, never at an arrival order and never at stored state, so it shares no
-/// structure with merge.lua (which folds writes one at a time into a hash). It is not a second implementation
+/// structure with Merge/RecordMerge.cs (which folds writes one at a time into a state). It is not a second implementation
 /// for the product: nothing in src/ may use it.
 /// Writes in one set must carry distinct clocks: two different writes under one clock are a conflict, whose
 /// result legitimately depends on which came first.
@@ -80,7 +80,7 @@ internal static class MergeOracle
         var candidates = fieldClocks.Values.ToList();
         if (floor is { } fl) candidates.Add(fl);
         // The contract leaves one case open: no floor (only PATCHes) and no visible field (every winner is a
-        // PATCH's null). merge.lua documents its answer, which still depends only on the set: the clock of the
+        // PATCH's null). RecordState.RecordClock documents its answer, which still depends only on the set: the clock of the
         // newest removal, i.e. the greatest winner.
         if (candidates.Count == 0) candidates.AddRange(winners.Values.Select(w => w.Clock));
         var recordClock = candidates.Aggregate((x, y) => Compare(policy, x, y) >= 0 ? x : y);

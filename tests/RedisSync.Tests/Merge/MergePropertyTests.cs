@@ -8,7 +8,7 @@ using RedisSync.Tests.Fixtures;
 namespace RedisSync.Tests.Merge;
 
 /// <summary>
-/// The central property of CONTRACT §2 against merge.lua on a real Redis: for thousands of random sets of writes
+/// The central property of CONTRACT §2 against the merge and store on a real Redis: for thousands of random sets of writes
 /// to one record, applied in random orders, the stored merged state (data, deleted, record clock, field clocks)
 /// equals <see cref="MergeOracle"/>'s set-based definition, and every write's outcome, created flag, stale fields
 /// and revision follow the outcome table. Domains are tiny so clocks tie on version and timestamp all the time.
@@ -70,14 +70,14 @@ public sealed class MergePropertyTests(MergeStoreFixture fixture) : IClassFixtur
                 foreach (var run in runs.Where(r => round < r.Segments.Count))
                     for (var i = run.Segments[round].Start; i < run.Segments[round].End; i++)
                         batch.Add((run, i));
-                var results = await fixture.Store.WriteAsync(collection, policy, batch.Select(b => b.Run.Order[b.Index]).ToList());
+                var results = await fixture.Store(policy).WriteAsync(collection, batch.Select(b => b.Run.Order[b.Index]).ToList());
                 Assert.Equal(batch.Count, results.Count);
                 for (var i = 0; i < batch.Count; i++) batch[i].Run.Results[batch[i].Index] = results[i];
             }
 
-            var views = await Task.WhenAll(runs.Select(r => fixture.Store.GetAsync(collection, r.Id, includeClocks: true)));
-            var log = await fixture.Store.ReadChangesAsync(collection, after: null, 1_000_000);
-            var eventsById = log.Items.GroupBy(e => e.Id).ToDictionary(g => g.Key, g => g.ToList());
+            var views = await Task.WhenAll(runs.Select(r => fixture.Store(policy).GetAsync(collection, r.Id, includeClocks: true)));
+            var log = await fixture.Store(policy).ReadChangesAsync(collection, after: null, 1_000_000);
+            var eventsById = Writes.Events(collection, log, policy).GroupBy(e => e.Id).ToDictionary(g => g.Key, g => g.ToList());
 
             for (var i = 0; i < runs.Count; i++)
             {

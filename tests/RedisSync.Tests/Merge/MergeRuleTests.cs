@@ -8,7 +8,7 @@ using static RedisSync.Tests.Merge.Writes;
 namespace RedisSync.Tests.Merge;
 
 /// <summary>
-/// The rule cases of CONTRACT §2, one behaviour per test, against merge.lua on a real redis-server through
+/// The rule cases of CONTRACT §2, one behaviour per test, against the real merge (Merge/RecordMerge.cs) and store on a real redis-server through
 /// <see cref="RecordStore.WriteAsync"/>. Unless a test says otherwise the collection uses the version policy.
 /// </summary>
 public sealed class MergeRuleTests(MergeStoreFixture fixture) : IClassFixture<MergeStoreFixture>
@@ -16,7 +16,6 @@ public sealed class MergeRuleTests(MergeStoreFixture fixture) : IClassFixture<Me
     private const string Crm = "crm";
     private const string Billing = "billing";
 
-    private RecordStore Store => fixture.Store;
 
     // ---------------------------------------------------------------- the outcome table
 
@@ -532,7 +531,7 @@ public sealed class MergeRuleTests(MergeStoreFixture fixture) : IClassFixture<Me
     public async Task ABatchNamingOneRecordSeveralTimesAppliesItsWritesInOrder()
     {
         var c = Unique.Collection("merge");
-        var results = await Store.WriteAsync(c, MergePolicy.Version,
+        var results = await StoreFor(c, MergePolicy.Version).WriteAsync(c,
         [
             Put("r1", 1, 0, Crm, ("a", "1")),
             Patch("r1", 2, 0, Crm, ("b", "2")),
@@ -565,7 +564,7 @@ public sealed class MergeRuleTests(MergeStoreFixture fixture) : IClassFixture<Me
             stamps.Add(Ms(r.Record.Clock!));
         }
         // One call: the script reads TIME once, so all five share a millisecond unless it steps them apart.
-        var batch = await Store.WriteAsync(c, MergePolicy.Timestamp,
+        var batch = await StoreFor(c, MergePolicy.Timestamp).WriteAsync(c,
             Enumerable.Range(10, 5).Select(i => Put("r1", 0, null, Crm, ("a", i.ToString(System.Globalization.CultureInfo.InvariantCulture)))).ToList());
         Assert.All(batch, r => Assert.Equal("applied", r.Outcome));
         stamps.AddRange(batch.Select(r => Ms(r.Record.Clock!)));
@@ -701,7 +700,7 @@ public sealed class MergeRuleTests(MergeStoreFixture fixture) : IClassFixture<Me
     [Fact]
     public async Task RecordThatOnlyReceivedPatchRemovalsIsLiveAndEmptyAtItsNewestRemoval()
     {
-        // No floor and no visible field: merge.lua gives such a record the clock of its newest removal.
+        // No floor and no visible field: the merge gives such a record the clock of its newest removal.
         var c = Unique.Collection("merge");
         var first = await Write(c, Patch("r1", 5, 0, Crm, ("a", "null")));
         var older = await Write(c, Patch("r1", 3, 0, Billing, ("b", "null")));
@@ -718,16 +717,23 @@ public sealed class MergeRuleTests(MergeStoreFixture fixture) : IClassFixture<Me
     // ---------------------------------------------------------------- helpers
 
     private async Task<WriteResult> Write(string collection, RecordWrite write, MergePolicy policy = MergePolicy.Version) =>
-        (await Store.WriteAsync(collection, policy, [write]))[0];
+        (await StoreFor(collection, policy).WriteAsync(collection, [write]))[0];
+
+    // Each collection follows the policy of the store it was first written through.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, MergePolicy> _policies = new();
+
+    private RecordStore StoreFor(string collection, MergePolicy policy) => fixture.Store(_policies.GetOrAdd(collection, policy));
+
+    private RecordStore Store(string collection) => fixture.Store(_policies.GetValueOrDefault(collection));
 
     private async Task<RecordView> Get(string collection, string id) =>
-        await Store.GetAsync(collection, id, includeClocks: true) ?? throw new Xunit.Sdk.XunitException($"{collection}/{id} does not exist");
+        await Store(collection).GetAsync(collection, id, includeClocks: true) ?? throw new Xunit.Sdk.XunitException($"{collection}/{id} does not exist");
 
     private async Task<IReadOnlyList<ChangeEvent>> Changes(string collection)
     {
-        var read = await Store.ReadChangesAsync(collection, after: null, 10_000);
+        var read = await Store(collection).ReadChangesAsync(collection, after: null, 10_000);
         Assert.False(read.ResyncRequired);
-        return read.Items;
+        return Events(collection, read, _policies.GetValueOrDefault(collection));
     }
 
     /// <summary>Applies two writes in both orders, each order to its own collection, and checks field a's winner.</summary>
@@ -755,7 +761,7 @@ public sealed class MergeRuleTests(MergeStoreFixture fixture) : IClassFixture<Me
             _ => throw new ArgumentOutOfRangeException(nameof(op)),
         };
 
-    private static long Ms(ClockView clock) => DateTimeOffset.Parse(clock.Timestamp, System.Globalization.CultureInfo.InvariantCulture).ToUnixTimeMilliseconds();
+    private static long Ms(ClockView clock) => DateTimeOffset.Parse(clock.Timestamp!, System.Globalization.CultureInfo.InvariantCulture).ToUnixTimeMilliseconds();
 
     /// <summary>A string's JSON text exactly as the gateway canonicalizes a body value.</summary>
     private static string Canonical(string text) => JsonText.Canonical(JsonDocument.Parse(JsonSerializer.Serialize(text)).RootElement);

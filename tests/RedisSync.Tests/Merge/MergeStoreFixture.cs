@@ -9,20 +9,24 @@ using StackExchange.Redis;
 namespace RedisSync.Tests.Merge;
 
 /// <summary>
-/// A real redis-server and a <see cref="RecordStore"/> over it, one per test class: merge.lua runs exactly as
+/// A real redis-server and a <see cref="RecordStore"/> over it, one per test class: the merge and commit script run exactly as
 /// in production, without the HTTP layer in front of it. Tests use unique collection names.
 /// </summary>
 public sealed class MergeStoreFixture : IAsyncLifetime
 {
     public RedisServer Redis { get; private set; } = null!;
     public ConnectionMultiplexer Connection { get; private set; } = null!;
-    public RecordStore Store { get; private set; } = null!;
+    private RecordStore _version = null!, _timestamp = null!;
+
+    /// <summary>A store whose collections all follow <paramref name="policy"/>.</summary>
+    public RecordStore Store(MergePolicy policy = MergePolicy.Version) => policy == MergePolicy.Timestamp ? _timestamp : _version;
 
     public async Task InitializeAsync()
     {
         Redis = await RedisServer.StartAsync();
         Connection = await ConnectionMultiplexer.ConnectAsync(Redis.ConnectionString);
-        Store = new RecordStore(Connection, Options.Create(new SyncOptions()));
+        _version = new RecordStore(Connection, Options.Create(new SyncOptions()));
+        _timestamp = new RecordStore(Connection, Options.Create(new SyncOptions { DefaultPolicy = MergePolicy.Timestamp }));
     }
 
     public async Task DisposeAsync()
@@ -53,6 +57,10 @@ internal static class Writes
 
     public static ClockView ClockOf(long version, long timestampMs, string source) =>
         ClockView.From(new Clock(version, timestampMs, source));
+
+    /// <summary>The change events of a change-log read, as /changes serves them (state-only entries left out).</summary>
+    public static List<ChangeEvent> Events(string collection, ChangeLogRead read, MergePolicy policy = MergePolicy.Version) =>
+        read.Entries.Where(e => e.Kind != EntryKind.State).Select(e => RecordViews.Change(collection, e, policy)).ToList();
 
     private static KeyValuePair<string, string>[] Pairs((string Name, string Json)[] fields) =>
         fields.Select(f => KeyValuePair.Create(f.Name, f.Json)).ToArray();
