@@ -1,0 +1,148 @@
+using System.Globalization;
+using Microsoft.Extensions.Options;
+using RedisSync.Gateway.Hosting;
+using RedisSync.Gateway.Merge;
+using RedisSync.Gateway.Store;
+using RedisSync.Tests.Fixtures;
+using StackExchange.Redis;
+using static RedisSync.Tests.Merge.Writes;
+
+namespace RedisSync.Tests.Merge;
+
+/// <summary>
+/// The write path's group commit and its compare-and-set, on real redis-servers: concurrent calls to one
+/// collection share script runs, a call that fails fails alone, a Redis crash leaves every call whole or absent,
+/// and two instances racing on the same records lose nothing.
+/// </summary>
+public sealed class GroupCommitTests(MergeStoreFixture fixture) : IClassFixture<MergeStoreFixture>
+{
+    [Fact]
+    public async Task ConcurrentCallsShareScriptRunsAndAnInvalidCallAmongThemFailsAlone()
+    {
+        var c = Unique.Collection("group");
+        var store = fixture.Store();
+        var before = await CommitScriptRunsAsync();
+        const int calls = 300;
+        // Every 10th call would leave its record with 300 fields (the limit is 256): refused, nothing of it written.
+        var tasks = Enumerable.Range(0, calls).Select(i => Task.Run(() => store.WriteAsync(c, i % 10 == 5
+            ? [Put($"bad{i}", 1, 0, "crm", [.. Enumerable.Range(0, 300).Select(k => ($"f{k}", "1"))])]
+            : [Put($"r{i % 20}", i + 1, 0, "crm", ("n", i.ToString(CultureInfo.InvariantCulture))), Put($"s{i}", 1, 0, "crm", ("x", "1"))]))).ToArray();
+        var outcomes = await Task.WhenAll(tasks.Select(async t => { try { return (object)await t; } catch (Exception e) { return e; } }));
+
+        var runs = await CommitScriptRunsAsync() - before;
+        Assert.True(runs < calls, $"{calls} concurrent calls took {runs} script runs: nothing was grouped");
+        for (var i = 0; i < calls; i++)
+        {
+            if (i % 10 == 5)
+            {
+                Assert.IsType<RecordTooLargeException>(outcomes[i]);
+                Assert.False((await store.GetStoredAsync(c, $"bad{i}")).Exists);
+            }
+            else
+            {
+                var results = (IReadOnlyList<RedisSync.Gateway.Contracts.WriteResult>)outcomes[i];
+                Assert.Contains(results[0].Outcome, (string[])["applied", "stale"]); // an older version may arrive after a newer one
+                Assert.Equal("applied", results[1].Outcome);
+            }
+        }
+        // r0..r19 each took 15 writes in some order: one revision and one change-log entry per applied one, and the
+        // highest version's value.
+        var log = Events(c, await store.ReadChangesAsync(c, null, 100_000));
+        for (var k = 0; k < 20; k++)
+        {
+            var view = await store.GetAsync(c, $"r{k}", includeClocks: false);
+            var mine = Enumerable.Range(0, calls).Where(i => i % 20 == k && i % 10 != 5).ToArray();
+            if (mine.Length == 0) { Assert.Null(view); continue; } // r5, r15: only the refused calls named them
+            var applied = mine.Count(i => ((IReadOnlyList<RedisSync.Gateway.Contracts.WriteResult>)outcomes[i])[0].Outcome == "applied");
+            Assert.Equal(applied, view!.Revision);
+            Assert.Equal(applied, log.Count(e => e.Id == $"r{k}"));
+            Assert.Equal(mine.Max().ToString(CultureInfo.InvariantCulture), DataOf(view)["n"]);
+        }
+        Assert.Equal(calls - calls / 10, log.Count(e => e.Id.StartsWith('s')));
+    }
+
+    [Fact]
+    public async Task TwoInstancesRacingOnTheSameRecordsLoseNothing()
+    {
+        // Two stores on two connections are two gateway instances: their merges race, the commit counter decides.
+        await using var second = await ConnectionMultiplexer.ConnectAsync(fixture.Redis.ConnectionString);
+        var other = new RecordStore(second, Options.Create(new SyncOptions()));
+        var store = fixture.Store();
+        var c = Unique.Collection("race");
+        const int writes = 400;
+        var tasks = Enumerable.Range(0, writes).Select(i => Task.Run(() =>
+            (i % 2 == 0 ? store : other).WriteAsync(c, [Patch($"r{i % 4}", i + 1, 0, "crm", ($"f{i % 7}", i.ToString(CultureInfo.InvariantCulture)))]))).ToArray();
+        var results = (await Task.WhenAll(tasks)).Select(r => r[0]).ToArray();
+
+        var log = Events(c, await store.ReadChangesAsync(c, null, 100_000));
+        for (var k = 0; k < 4; k++)
+        {
+            var view = (await store.GetAsync(c, $"r{k}", includeClocks: true))!;
+            var mine = Enumerable.Range(0, writes).Where(i => i % 4 == k).ToArray();
+            // Every field holds the value of the highest version that named it: no write was lost to the race.
+            foreach (var f in mine.GroupBy(i => i % 7))
+                Assert.Equal(f.Max().ToString(CultureInfo.InvariantCulture), DataOf(view)[$"f{f.Key}"]);
+            var applied = mine.Count(i => results[i].Outcome == "applied");
+            Assert.Equal(applied, view.Revision);
+            Assert.Equal(applied, log.Count(e => e.Id == $"r{k}"));
+            Assert.Equal(Enumerable.Range(1, applied).Select(n => (long)n), log.Where(e => e.Id == $"r{k}").Select(e => e.Revision));
+        }
+    }
+
+    [Fact]
+    public async Task ACrashOfRedisDuringGroupCommitsLeavesEveryCallWholeOrAbsent()
+    {
+        await using var redis = await RedisServer.StartAsync(appendFsyncAlways: true);
+        var mux = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var store = new RecordStore(mux, Options.Create(new SyncOptions()));
+        var c = Unique.Collection("crash");
+        var started = 0;
+        var acknowledged = new System.Collections.Concurrent.ConcurrentBag<int>();
+        var halfway = new TaskCompletionSource();
+
+        async Task Writer(int w)
+        {
+            for (var i = 0; i < 2000; i++)
+            {
+                var call = w * 10_000 + i;
+                Interlocked.Increment(ref started);
+                try
+                {
+                    // Each call writes three records: all three or none of them may be stored.
+                    await store.WriteAsync(c, [Put($"a{call}", 1, 0, "crm", ("v", "1")), Put($"b{call}", 1, 0, "crm", ("v", "1")), Put($"c{call}", 1, 0, "crm", ("v", "1"))]);
+                    acknowledged.Add(call);
+                    if (acknowledged.Count == 300) halfway.TrySetResult();
+                }
+                catch (Exception e) when (e is RedisException or TimeoutException) { return; }
+            }
+        }
+        var writers = Enumerable.Range(0, 16).Select(w => Task.Run(() => Writer(w))).ToArray();
+        await halfway.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        redis.Kill();
+        await Task.WhenAll(writers).WaitAsync(TimeSpan.FromSeconds(60));
+        mux.Dispose();
+
+        await redis.RestartAsync();
+        using var check = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var reader = new RecordStore(check, Options.Create(new SyncOptions()));
+        var calls = Enumerable.Range(0, 16).SelectMany(w => Enumerable.Range(0, 2000).Select(i => w * 10_000 + i)).ToArray();
+        var present = new Dictionary<int, int>();
+        foreach (var chunk in calls.Chunk(500))
+        {
+            var ids = chunk.SelectMany(n => new[] { $"a{n}", $"b{n}", $"c{n}" }).ToArray();
+            var stored = await reader.GetStoredAsync(c, ids);
+            for (var k = 0; k < chunk.Length; k++) present[chunk[k]] = stored.Skip(3 * k).Take(3).Count(s => s.Exists);
+        }
+        Assert.All(present, p => Assert.True(p.Value is 0 or 3, $"call {p.Key} is half written: {p.Value} of 3 records"));
+        Assert.All(acknowledged, call => Assert.Equal(3, present[call])); // appendfsync always: every acknowledged call survived
+        var log = await reader.ReadChangesAsync(c, null, 1_000_000);
+        Assert.Equal(present.Values.Sum(), log.Entries.Count); // one entry per stored record, none without its record
+    }
+
+    private async Task<long> CommitScriptRunsAsync()
+    {
+        var info = await fixture.Redis.CliAsync("INFO", "commandstats");
+        var line = info.Split('\n').FirstOrDefault(l => l.StartsWith("cmdstat_evalsha:", StringComparison.Ordinal));
+        return line is null ? 0 : long.Parse(line.Split("calls=")[1].Split(',')[0], CultureInfo.InvariantCulture);
+    }
+}
