@@ -58,7 +58,12 @@ public sealed class RecordStore(IConnectionMultiplexer redis, IOptions<SyncOptio
             }
         }
 
-        var raw = (RedisResult[])(await Merge.RunAsync(Db, keys.ToArray(), args.ToArray()))!;
+        RedisResult[] raw;
+        using (var activity = SyncTelemetry.StartScript("merge.lua", collection, writes.Count))
+        {
+            try { raw = (RedisResult[])(await Merge.RunAsync(Db, keys.ToArray(), args.ToArray()))!; }
+            catch (Exception e) { SyncTelemetry.Failed(activity, e); throw; }
+        }
         if (raw.Length == 3 && raw[0].ToString() == "too-many-fields")
             throw new RecordTooLargeException((int)raw[1] - 1, (int)raw[2], options.Value.MaxFieldsPerRecord);
 
