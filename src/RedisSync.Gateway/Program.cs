@@ -8,12 +8,14 @@ builder.AddApiKeyAuth();
 builder.AddProtection();
 builder.AddSyncApi();
 builder.AddRealtime();
+builder.AddTelemetry();
 
 var app = builder.Build();
 
 app.UseSyncApi();
 app.UseDashboard();
 app.MapRealtime();
+app.MapMetrics();
 
 app.Run();
 

@@ -46,8 +46,15 @@ public sealed class RecordStore
     public async Task<IReadOnlyList<WriteResult>> WriteAsync(string collection, IReadOnlyList<RecordWrite> writes)
     {
         var call = new WriteCall(writes);
-        QueueOf(collection).Submit(call);
-        var results = await call.Answer;
+        IReadOnlyList<WriteResult> results;
+        // The span covers the call's wait in the group commit, the group's read and its commit script: what the
+        // request spent in Redis on its behalf.
+        using (var activity = SyncTelemetry.StartScript("commit.lua", collection, writes.Count))
+        {
+            QueueOf(collection).Submit(call);
+            try { results = await call.Answer; }
+            catch (Exception e) { SyncTelemetry.Failed(activity, e); throw; }
+        }
         var applied = 0;
         foreach (var result in results)
         {

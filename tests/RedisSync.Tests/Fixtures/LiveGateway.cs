@@ -5,8 +5,8 @@ using Microsoft.Extensions.DependencyInjection;
 namespace RedisSync.Tests.Fixtures;
 
 /// <summary>
-/// The gateway on real Kestrel, bound to 127.0.0.1 on a free port, so WebSocket clients (the test hub
-/// client, Node's SignalR client, a browser) can reach it.
+/// The gateway on real Kestrel, bound to 127.0.0.1 on a free port, so WebSocket clients (the .NET
+/// SignalR client, Node's SignalR client, a browser) can reach it.
 /// </summary>
 public class LiveGateway : GatewayFactory
 {
