@@ -8,6 +8,7 @@ builder.AddApiKeyAuth();
 builder.AddProtection();
 builder.AddSyncApi();
 builder.AddRealtime();
+builder.AddReplication();
 builder.AddTelemetry();
 
 var app = builder.Build();
@@ -15,6 +16,7 @@ var app = builder.Build();
 app.UseSyncApi();
 app.UseDashboard();
 app.MapRealtime();
+app.MapReplication();
 app.MapMetrics();
 
 app.Run();

@@ -130,14 +130,14 @@ internal static partial class RecordsApi
         return TypedResults.Ok(new ChangePage(items, page.Length > 0 ? page[^1].Seq : after ?? read.Last ?? "0-0", read.Entries.Count > n));
     }
 
-    private static int? ParseLimit(string? text, int max)
+    internal static int? ParseLimit(string? text, int max)
     {
         if (text is null) return Math.Min(100, max);
         return TryParseDigits(text, out var n) && n >= 1 && n <= max ? (int)n : null;
     }
 
     // Only ASCII digits, at most 18 of them: long.TryParse alone accepts trailing NULs and other oddities.
-    private static bool TryParseDigits(string text, out long value)
+    internal static bool TryParseDigits(string text, out long value)
     {
         value = 0;
         if (text.Length is 0 or > 18 || !text.All(char.IsAsciiDigit)) return false;

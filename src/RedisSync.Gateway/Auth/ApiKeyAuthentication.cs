@@ -13,11 +13,19 @@ public static class CallerClaims
     public const string Source = "rs:source";
     public const string Read = "rs:read";
     public const string Write = "rs:write";
+    public const string Replicate = "rs:replicate";
 
-    /// <summary>The source writes are attributed to, or null when auth is off.</summary>
+    /// <summary>The name of the API key the caller used, or null when auth is off.</summary>
+    public static string? KeyName(this ClaimsPrincipal user) =>
+        user.FindFirst(Source) is not null || user.HasClaim(Replicate, "true") ? user.Identity?.Name : null;
+
+    /// <summary>The source writes are attributed to, or null when auth is off (or the key only replicates).</summary>
     public static string? SourceOf(this ClaimsPrincipal user) => user.FindFirst(Source)?.Value;
     public static bool CanRead(this ClaimsPrincipal user, string collection) => Allows(user, Read, collection);
     public static bool CanWrite(this ClaimsPrincipal user, string collection) => Allows(user, Write, collection);
+
+    /// <summary>A peer site's key, or any key that reads every collection (CONTRACT §9).</summary>
+    public static bool CanReplicate(this ClaimsPrincipal user) => user.HasClaim(Replicate, "true") || user.HasClaim(Read, "*");
 
     private static bool Allows(ClaimsPrincipal user, string type, string collection) =>
         user.FindAll(type).Any(c => c.Value == "*" || c.Value == collection);
@@ -61,7 +69,10 @@ internal sealed class ApiKeyAuthenticationHandler(
             if (CryptographicOperations.FixedTimeEquals(hash, keyHash)) match = key;
         if (match is null) return Task.FromResult(AuthenticateResult.Fail("Invalid API key"));
 
-        var claims = new List<Claim> { new(ClaimTypes.Name, match.Name!), new(CallerClaims.Source, match.Source!) };
+        var claims = new List<Claim> { new(ClaimTypes.Name, match.Name!) };
+        if (match.Source is not null) claims.Add(new Claim(CallerClaims.Source, match.Source));
+        // A peer site reads everything, whatever its Read list says.
+        if (match.Replicate) claims.AddRange([new Claim(CallerClaims.Replicate, "true"), new Claim(CallerClaims.Read, "*")]);
         claims.AddRange(match.Read.Select(c => new Claim(CallerClaims.Read, c)));
         claims.AddRange(match.Write.Select(c => new Claim(CallerClaims.Write, c)));
         return Task.FromResult(Success([.. claims]));
@@ -71,7 +82,10 @@ internal sealed class ApiKeyAuthenticationHandler(
         Api.Problems.Unauthorized().ExecuteAsync(Context);
 
     protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
-        Api.Problems.Forbidden(Request.RouteValues["collection"] is string collection
+        Api.Problems.Forbidden(Request.Path.StartsWithSegments("/api/v1/replication") || Request.Path.StartsWithSegments("/api/v1/digests")
+                || Request.Path.Value?.Contains("/digest", StringComparison.Ordinal) == true
+            ? "Replication, digests and repair need a key with Replicate (a peer site's key) or one that reads every collection."
+            : Request.RouteValues["collection"] is string collection
             ? $"This API key may not {(CollectionAccessHandler.IsRead(Request) ? "read" : "write")} collection '{collection}'."
             : "This API key may not do that.").ExecuteAsync(Context);
 

@@ -26,6 +26,12 @@ public sealed class ApiKeyOptions
     public List<string> Read { get; set; } = [];
     /// <summary>Collections this key may write, or <c>*</c>.</summary>
     public List<string> Write { get; set; } = [];
+
+    /// <summary>
+    /// The key is a peer site's (CONTRACT §9): it may read every collection's full state and changes, apply record
+    /// states, and use the replication, digest and repair endpoints. <see cref="Source"/> is optional for it.
+    /// </summary>
+    public bool Replicate { get; set; }
 }
 
 internal sealed partial class AuthOptionsValidator(IHostEnvironment env) : IValidateOptions<AuthOptions>
@@ -39,7 +45,9 @@ internal sealed partial class AuthOptionsValidator(IHostEnvironment env) : IVali
         {
             var k = options.Keys[i];
             if (string.IsNullOrWhiteSpace(k.Name)) errors.Add($"Auth:Keys:{i}:Name is required.");
-            if (k.Source is null || !Names.Source().IsMatch(k.Source)) errors.Add($"Auth:Keys:{i}:Source must match {Names.Source()}.");
+            if ((k.Source is not null || !k.Replicate) && (k.Source is null || !Names.Source().IsMatch(k.Source)))
+                errors.Add($"Auth:Keys:{i}:Source must match {Names.Source()}{(k.Replicate ? "" : " (it is optional only for a key with Replicate)")}.");
+            if (k.Source is null && k.Write.Count > 0) errors.Add($"Auth:Keys:{i}: a key that writes needs a Source.");
             if (string.IsNullOrEmpty(k.Key) == string.IsNullOrEmpty(k.KeySha256)) errors.Add($"Auth:Keys:{i}: set exactly one of Key and KeySha256.");
             if (k.KeySha256 is not null && !Sha256Hex().IsMatch(k.KeySha256)) errors.Add($"Auth:Keys:{i}:KeySha256 must be 64 lower-case hex digits.");
             if (k.Key is { Length: < 16 }) errors.Add($"Auth:Keys:{i}:Key must be at least 16 characters.");

@@ -32,7 +32,7 @@ public sealed class ChangeFeeds(
     internal void Connect(HubCallerContext context)
     {
         // With auth off every caller is the same anonymous user: there is no key to count against.
-        var key = context.User?.SourceOf() is null ? null : context.User.Identity?.Name;
+        var key = context.User?.KeyName();
         lock (_connections)
         {
             if (key is not null)
@@ -74,7 +74,7 @@ public sealed class ChangeFeeds(
         lock (connection.Subscriptions)
         {
             connection.Subscriptions.Remove(collection, out previous);
-            if (connection.Subscriptions.Count >= options.Value.MaxSubscriptionsPerConnection)
+            if (connection.Subscriptions.Count >= options.Value.MaxSubscriptionsPerConnection && !connection.IsPeer)
                 throw new HubException($"At most {options.Value.MaxSubscriptionsPerConnection} subscriptions per connection.");
         }
         // Subscribing again (e.g. after a resync) replaces the old subscription.

@@ -39,6 +39,9 @@ internal sealed class ClientConnection
     /// <summary>The API key's name this connection counts against, or null when auth is off.</summary>
     public string? Key { get; }
 
+    /// <summary>A peer site's replicator: it follows every collection, so no subscription cap applies.</summary>
+    public bool IsPeer => _context.User?.HasClaim(Auth.CallerClaims.Replicate, "true") == true;
+
     /// <summary>Subscriptions of this connection by collection. Guarded by the lock on itself.</summary>
     public Dictionary<string, Subscription> Subscriptions { get; } = new(StringComparer.Ordinal);
 

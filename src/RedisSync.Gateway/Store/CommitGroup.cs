@@ -206,17 +206,21 @@ internal sealed class CommitGroup(
                         _entries.RemoveRange(entryCount, _entries.Count - entryCount);
                         return new RecordTooLargeException(i, count, group._maxFields);
                     }
-                    if (stamped) w.Stamp = ts;
-                    if (merge.Outcome == WriteOutcome.Applied)
+                    // An exact retry (nothing at all moves, not even a clock) writes nothing.
+                    if (merge.Outcome == WriteOutcome.Applied || !merge.After.SameAs(w.State) || stamped)
                     {
-                        var changed = RecordMerge.ChangedFields(w.State, merge.After);
-                        w.Revision++;
-                        AddEntry(w, merge.After.Deleted ? EntryKind.Delete : EntryKind.Upsert, write.Source, changed, merge.After);
+                        if (merge.Outcome == WriteOutcome.Applied)
+                        {
+                            w.Revision++;
+                            AddEntry(w, merge.After.Deleted ? EntryKind.Delete : EntryKind.Upsert, write.Source,
+                                RecordMerge.ChangedFields(w.State, merge.After), merge.After);
+                        }
+                        else if (!merge.After.SameAs(w.State)) AddEntry(w, EntryKind.State, write.Source, [], merge.After);
+                        if (stamped) w.Stamp = ts;
+                        w.State = merge.After;
+                        w.Existed = true;
+                        w.Dirty = true;
                     }
-                    else if (!merge.After.SameAs(w.State)) AddEntry(w, EntryKind.State, write.Source, [], merge.After);
-                    w.State = merge.After;
-                    w.Existed = true;
-                    w.Dirty = true;
                 }
                 results[i] = new PendingResult(write.Id, merge.Outcome, merge.Created, w.Revision, w.SeqEntry, w.Stored.Seq,
                     merge.Outcome == WriteOutcome.Conflict ? [] : merge.StaleFields, w.State);

@@ -9,8 +9,17 @@ using StackExchange.Redis;
 
 namespace RedisSync.Gateway.Store;
 
-/// <summary>Result of reading the change log: entries (state-only ones included), or "your position is gone, resync".</summary>
-public sealed record ChangeLogRead(bool ResyncRequired, string? Last, IReadOnlyList<ChangeEntry> Entries);
+/// <summary>
+/// Result of reading the change log: entries (state-only ones included), or "your position is gone, resync".
+/// <see cref="Count"/> is how many entries the log ever had (an entry's <see cref="ChangeEntry.Ordinal"/> is its
+/// number among them), so a reader at an entry knows how far behind it is.
+/// </summary>
+public sealed record ChangeLogRead(bool ResyncRequired, string? Last, IReadOnlyList<ChangeEntry> Entries, long Count = 0);
+
+/// <summary>One page of a collection's full state (deleted records included), in digest-bucket order.</summary>
+/// <param name="NextBucket">Where the next page starts, or null after the last bucket.</param>
+/// <param name="AsOf">The collection's last seq, read before the page's records.</param>
+public sealed record StatePage(IReadOnlyList<(string Id, StoredRecord Record)> Items, int? NextBucket, string AsOf);
 
 /// <summary>
 /// All record and change-log access to Redis (key layout: <see cref="RedisKeys"/>, byte layout:
@@ -144,25 +153,55 @@ public sealed class RecordStore
     public async Task<ChangeLogRead> ReadChangesAsync(string collection, string? after, int limit)
     {
         var db = Db;
+        var metaTask = db.HashGetAsync(RedisKeys.Meta(collection), [(RedisValue)"last", (RedisValue)"n"]);
         if (after is null)
         {
-            var lastTask = db.HashGetAsync(RedisKeys.Meta(collection), "last");
             var all = await db.StreamRangeAsync(RedisKeys.Log(collection), "-", "+", limit);
-            var last = (string?)await lastTask;
-            return new ChangeLogRead(false, string.IsNullOrEmpty(last) ? null : last, Decode(all));
+            var (last, count) = Meta(await metaTask);
+            return new ChangeLogRead(false, last.Length == 0 ? null : last, Decode(all), count);
         }
 
         var from = after == "0-0" ? "" : after;
-        var metaTask = db.HashGetAsync(RedisKeys.Meta(collection), "last");
         var entriesTask = db.StreamRangeAsync(RedisKeys.Log(collection), "(" + (from.Length == 0 ? "0-0" : from), "+", limit);
-        var lastSeq = (string?)await metaTask ?? "";
+        var (lastSeq, n) = Meta(await metaTask);
         var raw = await entriesTask;
         var lastOrNull = lastSeq.Length == 0 ? null : lastSeq;
         if (raw.Length == 0)
-            return lastSeq == from ? new ChangeLogRead(false, lastOrNull, []) : new ChangeLogRead(true, lastOrNull, []);
+            return new ChangeLogRead(lastSeq != from, lastOrNull, [], n);
         var entries = Decode(raw);
-        return entries[0].Prev == from ? new ChangeLogRead(false, lastOrNull, entries) : new ChangeLogRead(true, lastOrNull, []);
+        return entries[0].Prev == from ? new ChangeLogRead(false, lastOrNull, entries, n) : new ChangeLogRead(true, lastOrNull, [], n);
     }
+
+    private static (string Last, long Count) Meta(RedisValue[] meta) =>
+        ((string?)meta[0] ?? "", meta[1].IsNull ? 0 : (long)meta[1]);
+
+    /// <summary>
+    /// A page of every record of a collection, deleted ones included, walking the digest buckets (which index
+    /// every record) from <paramref name="bucket"/>: whole buckets until at least <paramref name="limit"/> records.
+    /// A record whose key is gone (lost behind the gateway's back) is left out: there is nothing to hand out.
+    /// </summary>
+    public async Task<StatePage> ReadStatePageAsync(string collection, int bucket, int limit)
+    {
+        var db = Db;
+        var asOf = (string?)await db.HashGetAsync(RedisKeys.Meta(collection), "last") ?? "0-0";
+        var ids = new List<string>();
+        while (bucket < RedisKeys.DigestBuckets && ids.Count < limit)
+        {
+            var names = await db.HashKeysAsync(RedisKeys.DigestBucket(collection, bucket++));
+            ids.AddRange(names.Select(n => (string)n!).Order(StringComparer.Ordinal));
+        }
+        var items = new List<(string, StoredRecord)>(ids.Count);
+        foreach (var chunk in ids.Chunk(1000))
+        {
+            var stored = await GetStoredAsync(collection, chunk);
+            for (var i = 0; i < chunk.Length; i++) if (stored[i].Exists) items.Add((chunk[i], stored[i]));
+        }
+        return new StatePage(items, bucket < RedisKeys.DigestBuckets ? bucket : null, asOf);
+    }
+
+    /// <summary>This site's replication cursors for a collection: peer site → the peer's seq applied here.</summary>
+    public async Task<Dictionary<string, string>> CursorsAsync(string collection) =>
+        (await Db.HashGetAllAsync(RedisKeys.Cursors(collection))).ToDictionary(e => (string)e.Name!, e => (string)e.Value!, StringComparer.Ordinal);
 
     private static List<ChangeEntry> Decode(StreamEntry[] raw)
     {

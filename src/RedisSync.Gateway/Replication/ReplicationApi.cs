@@ -1,0 +1,117 @@
+using System.Globalization;
+using System.Security.Claims;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
+using RedisSync.Gateway.Api;
+using RedisSync.Gateway.Auth;
+using RedisSync.Gateway.Contracts;
+using RedisSync.Gateway.Hosting;
+using RedisSync.Gateway.Store;
+
+namespace RedisSync.Gateway.Replication;
+
+/// <summary>
+/// The replication endpoints (CONTRACT §9): the status, and what a peer site reads and sends. All need a key with
+/// <c>Replicate</c> or read <c>*</c>.
+/// </summary>
+internal static class ReplicationApi
+{
+    public static IEndpointRouteBuilder MapReplicationApi(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/v1/replication")
+            .WithTags("Replication")
+            .RequireAuthorization(AuthExtensions.ReplicatePolicy)
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+
+        group.MapGet("", (Replicator replicator) => TypedResults.Ok(replicator.Status()))
+            .WithName("ReplicationStatus")
+            .WithSummary("This site, its peers, and per peer and collection: cursor, lag, state and last error.");
+
+        var collections = group.MapGroup("/collections/{collection}").AddEndpointFilter<RouteNamesFilter>().ProducesValidationProblem();
+        collections.MapGet("/changes", Changes).WithName("ReplicationChanges")
+            .WithSummary("For peers: change-log entries with the record state after each, state-only entries included.")
+            .ProducesProblem(StatusCodes.Status410Gone);
+        collections.MapGet("/records", Records).WithName("ReplicationRecords")
+            .WithSummary("For peers: a page of the collection's full state, deleted records included, and where to follow on.");
+        collections.MapPost("/records/lookup", Lookup).WithName("ReplicationLookup")
+            .WithSummary("For peers: the states of the given records (repair).");
+        collections.MapPost("/records", Apply).WithName("ReplicationApply")
+            .WithSummary("For peers: join record states into this site (repair); an echo writes nothing.");
+        return app;
+    }
+
+    private static async Task<Results<Ok<ReplicationChangePage>, ValidationProblem, ProblemHttpResult>> Changes(
+        string collection, [FromQuery] string? after, [FromQuery] string? limit, RecordStore store, IOptions<SyncOptions> sync)
+    {
+        if (RecordsApi.ParseLimit(limit, sync.Value.MaxPageSize) is not { } n)
+            return Problems.Validation("limit", $"limit must be an integer from 1 to {sync.Value.MaxPageSize}.");
+        if (after is null || !RecordsApi.IsSeq(after))
+            return Problems.Validation("after", "after must be a seq (0-0 for the beginning).");
+        var read = await store.ReadChangesAsync(collection, after, n + 1);
+        if (read.ResyncRequired)
+            return Problems.ResyncRequired($"This site no longer retains the changes after '{after}' of '{collection}': copy its full state.");
+        var page = read.Entries.Take(n).ToArray();
+        return TypedResults.Ok(new ReplicationChangePage([.. page.Select(ReplicationChange.From)],
+            page.Length > 0 ? page[^1].Seq : after, read.Entries.Count > n, read.Last, read.Count));
+    }
+
+    private static async Task<Results<Ok<RecordStatePage>, ValidationProblem>> Records(
+        string collection, [FromQuery] string? cursor, [FromQuery] string? limit, RecordStore store, IOptions<SyncOptions> sync)
+    {
+        if (RecordsApi.ParseLimit(limit, sync.Value.MaxPageSize) is not { } n)
+            return Problems.Validation("limit", $"limit must be an integer from 1 to {sync.Value.MaxPageSize}.");
+        var bucket = 0;
+        if (cursor is not null && (!RecordsApi.TryParseDigits(cursor, out var b) || b >= RedisKeys.DigestBuckets))
+            return Problems.Validation("cursor", "cursor is not one this API handed out.");
+        else if (cursor is not null) bucket = int.Parse(cursor, CultureInfo.InvariantCulture);
+        var page = await store.ReadStatePageAsync(collection, bucket, n);
+        return TypedResults.Ok(new RecordStatePage([.. page.Items.Select(i => new RecordStateItem(i.Id, StateJson.From(i.Record.State)))],
+            page.NextBucket?.ToString(CultureInfo.InvariantCulture), page.AsOf));
+    }
+
+    private static async Task<Results<Ok<RecordStatePage>, ValidationProblem>> Lookup(
+        string collection, RecordLookup body, RecordStore store, IOptions<SyncOptions> sync)
+    {
+        var ids = body.Ids ?? [];
+        if (ids.Count > sync.Value.MaxBatchSize)
+            return Problems.Validation("ids", $"At most {sync.Value.MaxBatchSize} ids per lookup.");
+        for (var i = 0; i < ids.Count; i++)
+            if (ids[i] is null || !Names.RecordId().IsMatch(ids[i]))
+                return Problems.Validation($"ids[{i}]", $"id must match {Names.RecordId()}.");
+        var asOf = await store.LastSeqAsync(collection) ?? "0-0";
+        var stored = await store.GetStoredAsync(collection, [.. ids.Distinct(StringComparer.Ordinal)]);
+        var distinct = ids.Distinct(StringComparer.Ordinal).ToArray();
+        return TypedResults.Ok(new RecordStatePage(
+            [.. distinct.Select((id, i) => (id, stored[i])).Where(x => x.Item2.Exists).Select(x => new RecordStateItem(x.id, StateJson.From(x.Item2.State)))],
+            null, asOf));
+    }
+
+    private static async Task<Results<Ok<ApplyResult>, ValidationProblem, ProblemHttpResult>> Apply(
+        string collection, RecordStateBatch body, ClaimsPrincipal user, RecordStore store, IOptions<SyncOptions> sync)
+    {
+        // Applying states is a write: a peer's key, or one that may write this collection.
+        if (!user.HasClaim(CallerClaims.Replicate, "true") && !user.CanWrite(collection))
+            return Problems.Forbidden($"Applying record states needs a key with Replicate or write access to '{collection}'.");
+        var items = body.Items ?? [];
+        if (items.Count == 0 || items.Count > sync.Value.MaxBatchSize)
+            return Problems.Validation("items", $"items must hold 1 to {sync.Value.MaxBatchSize} states.");
+        var errors = new Dictionary<string, string[]>();
+        var states = new List<IncomingState>(items.Count);
+        for (var i = 0; i < items.Count; i++)
+        {
+            var item = items[i];
+            if (item?.Id is null || !Names.RecordId().IsMatch(item.Id)) { errors[$"items[{i}].id"] = [$"id must match {Names.RecordId()}."]; continue; }
+            string? error = null;
+            if (item.State?.ToState(out error) is not { } state) { errors[$"items[{i}].state"] = [error ?? "state is required."]; continue; }
+            if (state.VisibleCount > sync.Value.MaxFieldsPerRecord) { errors[$"items[{i}].state"] = [$"at most {sync.Value.MaxFieldsPerRecord} visible fields."]; continue; }
+            states.Add(new IncomingState(item.Id, state));
+        }
+        if (errors.Count > 0) return Problems.Validation(errors);
+        var outcomes = await store.ApplyStatesAsync(collection, states);
+        return TypedResults.Ok(new ApplyResult(outcomes.Count(o => o == StateOutcome.Applied),
+            outcomes.Count(o => o == StateOutcome.StateOnly), outcomes.Count(o => o == StateOutcome.Unchanged)));
+    }
+}
