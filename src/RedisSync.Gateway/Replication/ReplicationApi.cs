@@ -59,7 +59,7 @@ internal static class ReplicationApi
     }
 
     private static async Task<Results<Ok<RecordStatePage>, ValidationProblem>> Records(
-        string collection, [FromQuery] string? cursor, [FromQuery] string? limit, RecordStore store, IOptions<SyncOptions> sync)
+        string collection, [FromQuery] string? cursor, [FromQuery] string? limit, RecordStore store, DigestStore index, IOptions<SyncOptions> sync)
     {
         if (RecordsApi.ParseLimit(limit, sync.Value.MaxPageSize) is not { } n)
             return Problems.Validation("limit", $"limit must be an integer from 1 to {sync.Value.MaxPageSize}.");
@@ -68,12 +68,13 @@ internal static class ReplicationApi
             return Problems.Validation("cursor", "cursor is not one this API handed out.");
         else if (cursor is not null) bucket = int.Parse(cursor, CultureInfo.InvariantCulture);
         var page = await store.ReadStatePageAsync(collection, bucket, n);
-        return TypedResults.Ok(new RecordStatePage([.. page.Items.Select(i => new RecordStateItem(i.Id, StateJson.From(i.Record.State)))],
+        var damaged = await index.DamagedAsync(collection);
+        return TypedResults.Ok(new RecordStatePage([.. page.Items.Where(i => !damaged.Contains(i.Id)).Select(i => new RecordStateItem(i.Id, StateJson.From(i.Record.State)))],
             page.NextBucket?.ToString(CultureInfo.InvariantCulture), page.AsOf));
     }
 
     private static async Task<Results<Ok<RecordStatePage>, ValidationProblem>> Lookup(
-        string collection, RecordLookup body, RecordStore store, IOptions<SyncOptions> sync)
+        string collection, RecordLookup body, RecordStore store, DigestStore index, IOptions<SyncOptions> sync)
     {
         var ids = body.Ids ?? [];
         if (ids.Count > sync.Value.MaxBatchSize)
@@ -82,10 +83,13 @@ internal static class ReplicationApi
             if (ids[i] is null || !Names.RecordId().IsMatch(ids[i]))
                 return Problems.Validation($"ids[{i}]", $"id must match {Names.RecordId()}.");
         var asOf = await store.LastSeqAsync(collection) ?? "0-0";
-        var stored = await store.GetStoredAsync(collection, [.. ids.Distinct(StringComparer.Ordinal)]);
         var distinct = ids.Distinct(StringComparer.Ordinal).ToArray();
+        var stored = await store.GetStoredAsync(collection, distinct);
+        // A record a scrub found damaged here is never handed out: the peer's copy replaces it, not the reverse.
+        var damaged = await index.DamagedAsync(collection);
         return TypedResults.Ok(new RecordStatePage(
-            [.. distinct.Select((id, i) => (id, stored[i])).Where(x => x.Item2.Exists).Select(x => new RecordStateItem(x.id, StateJson.From(x.Item2.State)))],
+            [.. distinct.Select((id, i) => (id, stored[i])).Where(x => x.Item2.Exists && !damaged.Contains(x.id))
+                .Select(x => new RecordStateItem(x.id, StateJson.From(x.Item2.State)))],
             null, asOf));
     }
 
@@ -112,6 +116,7 @@ internal static class ReplicationApi
         if (errors.Count > 0) return Problems.Validation(errors);
         var outcomes = await store.ApplyStatesAsync(collection, states);
         return TypedResults.Ok(new ApplyResult(outcomes.Count(o => o == StateOutcome.Applied),
-            outcomes.Count(o => o == StateOutcome.StateOnly), outcomes.Count(o => o == StateOutcome.Unchanged)));
+            outcomes.Count(o => o == StateOutcome.StateOnly), outcomes.Count(o => o == StateOutcome.Unchanged),
+            [.. outcomes.Select(o => o switch { StateOutcome.Applied => "applied", StateOutcome.StateOnly => "state-only", _ => "unchanged" })]));
     }
 }

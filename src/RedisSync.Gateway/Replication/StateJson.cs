@@ -94,5 +94,5 @@ public sealed record RecordLookup(IReadOnlyList<string>? Ids);
 /// <summary>Body of an apply: states to join in.</summary>
 public sealed record RecordStateBatch(IReadOnlyList<RecordStateItem?>? Items);
 
-/// <summary>What applying states did.</summary>
-public sealed record ApplyResult(int Applied, int StateOnly, int Unchanged);
+/// <summary>What applying states did: counts, and each item's outcome in order (applied, state-only, unchanged).</summary>
+public sealed record ApplyResult(int Applied, int StateOnly, int Unchanged, IReadOnlyList<string>? Outcomes = null);

@@ -90,7 +90,7 @@ internal sealed class CommitGroup(
             for (var i = 1; i + 1 < raw.Length; i += 2)
             {
                 var id = plan.Dirty[(int)raw[i] - 1].Id;
-                _stored[id] = RecordCodec.DecodeRecord(raw[i + 1].IsNull ? [] : (byte[])raw[i + 1]!);
+                _stored[id] = RecordCodec.DecodeStored(raw[i + 1].IsNull ? [] : (byte[])raw[i + 1]!);
             }
         }
         throw new CommitContentionException(_collection);
@@ -128,7 +128,7 @@ internal sealed class CommitGroup(
         }
         else values = await db.StringGetAsync(keys);
         for (var i = 0; i < ids.Count; i++)
-            _stored[ids[i]] = values[i].IsNull ? StoredRecord.Absent : RecordCodec.DecodeRecord((byte[])values[i]!);
+            _stored[ids[i]] = values[i].IsNull ? StoredRecord.Absent : RecordCodec.DecodeStored((byte[])values[i]!);
     }
 
     /// <summary>A record while the group is merged: what was read, and where the calls so far left it.</summary>

@@ -90,7 +90,23 @@ public static class RecordCodec
     public static string HeaderMiddle(long revision, long lastStamp) =>
         string.Create(CultureInfo.InvariantCulture, $" {revision} {lastStamp} ");
 
+    /// <summary>
+    /// A stored record, or <see cref="StoredRecord.Absent"/> for a missing key. A value that is not a readable record
+    /// (altered behind the gateway's back) reads as an empty record with the commit counter it starts with, which is
+    /// what the commit script compares: the next write replaces it, and a scrub reports it as damaged.
+    /// </summary>
+    public static StoredRecord DecodeStored(ReadOnlySpan<byte> blob)
+    {
+        try { return DecodeRecord(blob); }
+        catch (FormatException)
+        {
+            var commit = Utf8Parser.TryParse(blob, out long n, out var consumed) && consumed < blob.Length && blob[consumed] == (byte)' ' ? n : 0;
+            return StoredRecord.Absent with { Commit = commit };
+        }
+    }
+
     /// <summary>A stored record, or <see cref="StoredRecord.Absent"/> for a missing key.</summary>
+    /// <exception cref="FormatException">The value is not a record.</exception>
     public static StoredRecord DecodeRecord(ReadOnlySpan<byte> blob)
     {
         if (blob.IsEmpty) return StoredRecord.Absent;

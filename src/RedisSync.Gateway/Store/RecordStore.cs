@@ -102,7 +102,7 @@ public sealed class RecordStore
     public async Task<StoredRecord> GetStoredAsync(string collection, string id)
     {
         var value = await Db.StringGetAsync(RedisKeys.Record(collection, id));
-        return value.IsNull ? StoredRecord.Absent : RecordCodec.DecodeRecord((byte[])value!);
+        return value.IsNull ? StoredRecord.Absent : RecordCodec.DecodeStored((byte[])value!);
     }
 
     /// <summary>Several records as stored, in the order of <paramref name="ids"/> (one round trip).</summary>
@@ -110,7 +110,7 @@ public sealed class RecordStore
     {
         if (ids.Count == 0) return [];
         var values = await Db.StringGetAsync(ids.Select(id => RedisKeys.Record(collection, id)).ToArray());
-        return values.Select(v => v.IsNull ? StoredRecord.Absent : RecordCodec.DecodeRecord((byte[])v!)).ToArray();
+        return values.Select(v => v.IsNull ? StoredRecord.Absent : RecordCodec.DecodeStored((byte[])v!)).ToArray();
     }
 
     /// <summary>The record's view (live or deleted), or null when it never existed.</summary>
@@ -209,6 +209,10 @@ public sealed class RecordStore
         foreach (var entry in raw) entries.Add(RecordCodec.DecodeEntry((string)entry.Id!, (byte[])entry["e"]!));
         return entries;
     }
+
+    /// <summary>How many change-log entries the collection ever had; no record's revision exceeds it.</summary>
+    public async Task<long> ChangeCountAsync(string collection) =>
+        (long?)await Db.HashGetAsync(RedisKeys.Meta(collection), "n") ?? 0;
 
     /// <summary>The seq of the collection's latest change-log entry, or null when it has none.</summary>
     public async Task<string?> LastSeqAsync(string collection) =>

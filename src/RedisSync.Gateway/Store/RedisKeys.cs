@@ -9,8 +9,9 @@ namespace RedisSync.Gateway.Store;
 /// rs:{c}:r:{id}    string   one record: commit counter, revision, last stamp, seq, merged state (Store/RecordCodec.cs)
 /// rs:{c}:log       stream   the change log, one entry per change of merged state, trimmed to Sync:ChangeLogMaxLength (~)
 /// rs:{c}:ids       zset     ids of live records (score 0), paged with ZRANGEBYLEX; never KEYS/SCAN
-/// rs:{c}:meta      hash     last = seq of the latest entry, n = entries ever appended
+/// rs:{c}:meta      hash     last = seq of the latest entry, n = entries ever appended, scrubs = scrub repairs of the index
 /// rs:{c}:dg:{b}    hash     digest bucket b (0–1023): id → hash of the record's state, every record (deleted too)
+/// rs:{c}:damaged   set      ids a scrub found lost or altered behind the gateway's back, until a repair replaces them
 /// rs:{c}:cursors   hash     replication: peer site → the peer's seq applied here
 /// rs:{c}:changes   channel  sharded pub/sub (SPUBLISH): the entries of every commit
 /// rs:collections   set      names of collections ever written (its own slot; updated outside the scripts)
@@ -30,6 +31,7 @@ public static class RedisKeys
     public static RedisKey Meta(string collection) => $"rs:{{{collection}}}:meta";
     public static RedisKey Cursors(string collection) => $"rs:{{{collection}}}:cursors";
     public static RedisKey DigestBucket(string collection, int bucket) => $"rs:{{{collection}}}:dg:{bucket}";
+    public static RedisKey Damaged(string collection) => $"rs:{{{collection}}}:damaged";
     public static RedisChannel Changes(string collection) => RedisChannel.Sharded($"rs:{{{collection}}}:changes");
 
     /// <summary>The digest bucket of a record id: FNV-1a (32 bit) of its UTF-8 bytes, modulo <see cref="DigestBuckets"/>.</summary>
