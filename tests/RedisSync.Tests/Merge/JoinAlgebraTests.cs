@@ -108,16 +108,16 @@ public sealed class JoinAlgebraTests
     private static Clock RandomClock(Random rng) =>
         new(rng.Next(3), rng.Next(3) * 1000, Sources[rng.Next(Sources.Length)], Sites[rng.Next(Sites.Length)]);
 
-    // A state as writes make it: the join of a few random single-write states.
+    // A state built directly (not by the join under test, which could then only agree with itself): a random floor
+    // or none, and fields whose clocks are at or above it, values or removal markers.
     private static RecordState State(Random rng, MergePolicy policy)
     {
-        var state = RecordState.Empty;
-        for (var i = rng.Next(0, 5); i > 0; i--)
-        {
-            var (write, clock) = Write(rng);
-            state = Join(state, RecordMerge.StateOf(write, clock), policy);
-        }
-        return state;
+        Clock? floor = rng.Next(3) == 0 ? null : RandomClock(rng);
+        var fields = Names.Where(_ => rng.Next(2) == 0)
+            .Select(name => new FieldState(name, RandomClock(rng), Values[rng.Next(Values.Length)]))
+            .Where(f => floor is null || ClockOrder.Compare(f.Clock, floor.Value, policy) >= 0)
+            .ToArray();
+        return new RecordState(floor, rng.Next(2) == 0, fields);
     }
 
     private static (RecordWrite, Clock) Write(Random rng)
