@@ -117,6 +117,8 @@ internal sealed class EventQueue(string kind)
 /// </summary>
 internal static class Wire
 {
+    private static readonly JsonSerializerOptions Readable = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     public static object? Tree(object? value) => value switch
     {
         null => null,
@@ -165,7 +167,7 @@ internal static class Wire
         {
             case null: text.Append("null"); break;
             case bool b: text.Append(b ? "true" : "false"); break;
-            case string s: text.Append(JsonSerializer.Serialize(s)); break;
+            case string s: text.Append(JsonSerializer.Serialize(s, Readable)); break;
             case long l: text.Append(l.ToString(CultureInfo.InvariantCulture)); break;
             case ulong u: text.Append(u.ToString(CultureInfo.InvariantCulture)).Append('u'); break;
             case double d:
@@ -179,7 +181,7 @@ internal static class Wire
                 {
                     if (!first) text.Append(',');
                     first = false;
-                    text.Append(JsonSerializer.Serialize(key)).Append(':');
+                    text.Append(JsonSerializer.Serialize(key, Readable)).Append(':');
                     Write(text, value);
                 }
                 text.Append('}');
