@@ -155,11 +155,16 @@ public sealed class SyncHub(
             throw new HubException($"forbidden: this API key may not read collection '{collection}'.");
     }
 
+    // The JSON protocol writes hub messages with Sync:MaxJsonDepth as its limit, counted from the message
+    // envelope ({"arguments":[{"member":{"data":…}}]}): measured, a presence data object may nest 5 levels
+    // less and a signal payload 4. One limit for both, so that whatever is accepted can be sent to everyone.
+    private int MaxPayloadDepth => sync.Value.MaxJsonDepth - 5;
+
     private object? Payload(object? argument, string name)
     {
         try
         {
-            return JsonTree.FromArgument(argument, sync.Value.MaxJsonDepth);
+            return JsonTree.FromArgument(argument, MaxPayloadDepth);
         }
         catch (InvalidPayloadException e)
         {

@@ -94,6 +94,37 @@ public sealed class SignalTests(TwoGateways gateways)
     }
 
     [Fact]
+    public async Task PayloadsAndPresenceDataMayNestFiveLevelsLessThanMaxJsonDepthWhicheverProtocolSendsThem()
+    {
+        const int maxDepth = 64 - 5; // Sync:MaxJsonDepth (default 64) less what the messages around them take
+        var c = Unique.Collection("sig");
+        await using var messagePack = await SyncClient.ConnectAsync(gateways.A.BaseUrl, TestKeys.Writer, messagePack: true);
+        await using var json = await SyncClient.ConnectAsync(gateways.B.BaseUrl, TestKeys.Writer);
+        await json.SubscribeAsync(c);
+        await messagePack.SubscribeAsync(c);
+
+        Assert.Null(await messagePack.InvokeAsync("Signal", c, Nested(maxDepth)));
+        Assert.Equal(maxDepth, Depth((await json.Signals.NextAsync()).At("payload")));
+        Assert.Null(await messagePack.InvokeAsync("SetPresence", c, new Dictionary<string, object?> { ["deep"] = Nested(maxDepth - 1) }));
+        var update = await json.Presence.NextWhereAsync(p => p.Text("action") == "update");
+        Assert.Equal(maxDepth - 1, Depth(update.At("member", "data", "deep")));
+
+        Assert.StartsWith("validation:", await messagePack.FailureAsync("Signal", c, Nested(maxDepth + 1)));
+        Assert.StartsWith("validation:", await messagePack.FailureAsync("SetPresence", c, new Dictionary<string, object?> { ["deep"] = Nested(maxDepth) }));
+        Assert.StartsWith("validation:", await json.FailureAsync("Signal", c, Nested(maxDepth + 1)));
+    }
+
+    private static object Nested(int depth) => depth == 1 ? new List<object?> { "core" } : new List<object?> { Nested(depth - 1) };
+
+    private static int Depth(object? tree)
+    {
+        var depth = 0;
+        for (; tree is List<object?> list; tree = list[0]) depth++;
+        Assert.Equal("core", tree);
+        return depth;
+    }
+
+    [Fact]
     public async Task SignalWithoutReadScopeIsForbiddenAndBadArgumentsAreValidationErrors()
     {
         await using var orders = await SyncClient.ConnectAsync(gateways.A.BaseUrl, TestKeys.OrdersOnly);
