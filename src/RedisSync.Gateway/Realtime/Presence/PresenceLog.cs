@@ -5,7 +5,7 @@ internal static partial class PresenceLog
     [LoggerMessage(3101, LogLevel.Information, "Presence: instance {Instance} holds its lease (timeout {Timeout})")]
     public static partial void Registered(ILogger logger, string instance, TimeSpan timeout);
 
-    [LoggerMessage(3102, LogLevel.Warning, "Presence: the lease of instance {Instance} was expired by another instance (no renewal for too long); rejoining {Members} members as {NewInstance}")]
+    [LoggerMessage(3102, LogLevel.Warning, "Presence: the lease of instance {Instance} is gone (another instance expired it after too long without renewal, or Redis lost its data); rejoining {Members} members as {NewInstance}")]
     public static partial void LeaseLost(ILogger logger, string instance, int members, string newInstance);
 
     [LoggerMessage(3103, LogLevel.Information, "Presence: instance {Instance} stopped renewing its lease; removed its {Members} members from {Collections} collections")]
