@@ -20,8 +20,19 @@ public sealed class TwoGateways : IAsyncLifetime
     {
         Redis = await RedisServer.StartAsync();
         var settings = new Dictionary<string, string> { ["Realtime:SignalsPerSecond"] = SignalsPerSecond.ToString() };
-        var started = await Task.WhenAll(GatewayProcess.StartAsync(Redis, settings), GatewayProcess.StartAsync(Redis, settings));
-        (A, B) = (started[0], started[1]);
+        var starting = new[] { GatewayProcess.StartAsync(Redis, settings), GatewayProcess.StartAsync(Redis, settings) };
+        try
+        {
+            await Task.WhenAll(starting);
+        }
+        catch
+        {
+            // Stop the one that did start (and Redis): a failed fixture must not leave processes behind.
+            foreach (var task in starting.Where(t => t.IsCompletedSuccessfully)) await task.Result.DisposeAsync();
+            await Redis.DisposeAsync();
+            throw;
+        }
+        (A, B) = (starting[0].Result, starting[1].Result);
     }
 
     public async Task DisposeAsync()

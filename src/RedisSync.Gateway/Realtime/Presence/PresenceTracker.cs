@@ -278,7 +278,8 @@ public sealed class PresenceTracker : IHostedService
         foreach (var json in await _store.RemoveOwnedAsync(collection, instance))
         {
             if (ParseMember(json) is not { } member) continue;
-            await SendAsync(collection, "leave", member, except: null);
+            // At a graceful stop the member is still connected here: a leave goes to the others only.
+            await SendAsync(collection, "leave", member, except: member.ConnectionId);
             left++;
         }
         return left;
