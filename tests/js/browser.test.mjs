@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as signalR from '@microsoft/signalr';
 import { chromium } from 'playwright-core';
 import { gatewayProject, keys, startGateway } from './harness.mjs';
 
@@ -90,15 +91,15 @@ function shot(page, name) {
   return page.screenshot({ path: join(artifacts, `${name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}.png`), fullPage: true });
 }
 
-async function signIn(page, key = keys.writer) {
-  const response = await page.goto(`${gw.url}/`);
+async function signIn(page, key = keys.writer, query = '') {
+  const response = await page.goto(`${gw.url}/${query}`);
   assert.equal(response.status(), 200, `GET / answered ${response.status()}: is app.UseDashboard() in Program.cs?`);
   await page.locator('#key-input').fill(key);
   await page.locator('#key-submit').click();
 }
 
-async function signedIn(page) {
-  await signIn(page);
+async function signedIn(page, query = '') {
+  await signIn(page, keys.writer, query);
   await page.locator('#app').waitFor({ state: 'visible', timeout: WAIT_MS });
 }
 
@@ -302,5 +303,106 @@ test('resuming past the retained change log reloads the snapshot and shows resyn
   await patch(c, 'r123', { i: 'live again' }); // and it is subscribed again
   await untilCell(page, 'r123', 'i', 'live again');
   await shot(page, 'resync-reloaded');
+  assert.deepEqual(problems, []);
+});
+
+/** The presence list as the page shows it: [{ name, key, self }], oldest first. */
+const watching = (page) => page.locator('#presence li').evaluateAll((items) => items.map((li) => ({
+  name: li.querySelector('.name').textContent, key: li.dataset.key, self: li.classList.contains('self') })));
+
+test('the dashboard shows who else watches the open collection, with the name each one set', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  const c = collectionName();
+  await put(c, 'r1', { n: 1 });
+  const first = await openPage(t);
+  await signedIn(first.page);
+  await choose(first.page, c);
+  await until(first.page, () => document.querySelectorAll('#presence li').length === 1, null, 'the page to list itself');
+  assert.deepEqual(await watching(first.page), [{ name: 'js-writer', key: 'js-writer', self: true }]);
+
+  const second = await openPage(t);
+  await signedIn(second.page);
+  await choose(second.page, c);
+  await second.page.locator('#name-input').fill('Ana');
+  await second.page.locator('#name-submit').click();
+  await until(first.page, () => [...document.querySelectorAll('#presence li .name')].some((n) => n.textContent === 'Ana'), null, 'Ana to be listed');
+  assert.deepEqual(await watching(first.page), [{ name: 'js-writer', key: 'js-writer', self: true }, { name: 'Ana', key: 'js-writer', self: false }]);
+  assert.match(await first.page.locator('#presence li:not(.self) .key').textContent(), /key js-writer/);
+  assert.equal(await first.page.locator('#presence-count').textContent(), '2');
+
+  // A service on another gateway instance joins and names itself; then it leaves.
+  const instance = await gw.startInstance();
+  const service = new signalR.HubConnectionBuilder()
+    .withUrl(`${instance.url}/hubs/sync`, { accessTokenFactory: () => keys.writer })
+    .configureLogging(signalR.LogLevel.None)
+    .build();
+  try {
+    await service.start();
+    await service.invoke('Subscribe', c, null);
+    await service.invoke('SetPresence', c, { name: 'Importer' });
+    await until(first.page, () => [...document.querySelectorAll('#presence li .name')].some((n) => n.textContent === 'Importer'), null, 'the service to be listed');
+    await until(second.page, () => document.querySelectorAll('#presence li').length === 3, null, 'the second page to list three');
+    await shot(first.page, 'presence-three-watchers');
+    await service.stop();
+    await until(first.page, () => document.querySelectorAll('#presence li').length === 2, null, 'the service to leave');
+  } finally {
+    await service.stop();
+    await instance.stop();
+  }
+
+  // The name is kept for the tab: after a reload the page names itself again.
+  await second.page.reload();
+  await until(first.page, () => {
+    const names = [...document.querySelectorAll('#presence li .name')].map((n) => n.textContent);
+    return names.length === 2 && names.includes('Ana');
+  }, null, 'Ana to be back after her reload');
+  await second.page.context().close();
+  await until(first.page, () => document.querySelectorAll('#presence li').length === 1, null, 'Ana to leave with her page');
+  assert.deepEqual(first.problems, []);
+  assert.deepEqual(second.problems, []);
+});
+
+test('over MessagePack (?protocol=messagepack) the page shows changes in place and the sidebar counts them at once', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  const c = collectionName();
+  await put(c, 'r1', { name: 'Ada', n: 1 });
+  await put(c, 'r2', { name: 'Bob', n: 2 });
+  const { page, problems } = await openPage(t);
+  const sent = [];
+  let binaryFrames = 0;
+  page.on('websocket', (ws) => {
+    ws.on('framesent', (frame) => sent.push(typeof frame.payload === 'string' ? frame.payload : ''));
+    ws.on('framereceived', (frame) => { if (typeof frame.payload !== 'string') binaryFrames++; });
+  });
+  await signedIn(page, '?protocol=messagepack');
+  await choose(page, c);
+  await untilState(page, 'connected');
+  assert.equal(await page.locator('#protocol').inputValue(), 'messagepack');
+  assert.ok(sent.some((p) => p.includes('"protocol":"messagepack"')), 'the SignalR handshake asked for MessagePack');
+  assert.match(await page.locator('#connection-detail').textContent(), /MessagePack/);
+  const count = () => page.locator(`#collections button[data-collection="${c}"] .count`).textContent();
+  assert.equal(await count(), '2');
+
+  await patch(c, 'r1', { n: 42, pi: 3.141592653589793 });
+  await untilCell(page, 'r1', 'n', '42');
+  assert.equal(await cellText(page, 'r1', 'pi'), '3.141592653589793');
+  assert.ok(binaryFrames > 0, 'changes arrived as binary (MessagePack) frames');
+
+  // The count changes in the same moment as the table: no refresh from the API in between.
+  await put(c, 'r3', { name: 'Cy', n: 3 });
+  const atArrival = await page.waitForFunction((collection) => {
+    const row = [...document.querySelectorAll('#records tbody tr')].find((r) => r.dataset.id === 'r3');
+    return row && document.querySelector(`#collections button[data-collection="${collection}"] .count`).textContent;
+  }, c, { timeout: WAIT_MS });
+  assert.equal(await atArrival.jsonValue(), '3');
+  await remove(c, 'r2');
+  await until(page, (collection) => ![...document.querySelectorAll('#records tbody tr')].some((r) => r.dataset.id === 'r2')
+    && document.querySelector(`#collections button[data-collection="${collection}"] .count`).textContent === '2', c, 'r2 to leave and the count to drop');
+  assert.deepEqual(await watching(page), [{ name: 'js-writer', key: 'js-writer', self: true }]);
+  await shot(page, 'messagepack-records');
+
+  // Switching the protocol back reloads the page on JSON, on the same collection.
+  await page.locator('#protocol').selectOption('json');
+  await page.waitForURL(/protocol=json/, { timeout: WAIT_MS });
+  await until(page, (name) => document.getElementById('records-title').textContent === name, c, 'the collection to load again');
+  await untilCell(page, 'r1', 'n', '42');
   assert.deepEqual(problems, []);
 });

@@ -27,4 +27,19 @@ public sealed class RealtimeOptions
     /// <summary>How often each collection feed checks the change log for anything pub/sub did not bring.</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
     public TimeSpan BackfillInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Largest signal payload, counted as compact JSON text in UTF-8 whichever protocol carried it (CONTRACT §7).</summary>
+    [Range(2, 1024 * 1024)]
+    public int MaxSignalBytes { get; set; } = 4096;
+
+    /// <summary>Signals one connection may send per second: a token bucket whose burst is the same number.</summary>
+    [Range(1, 100_000)]
+    public int SignalsPerSecond { get; set; } = 50;
+
+    /// <summary>
+    /// How soon the members of a gateway instance that died leave (CONTRACT §7). Each instance renews its
+    /// lease every sixth of it; a lease not renewed for two thirds of it is expired by a survivor.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan PresenceTimeout { get; set; } = TimeSpan.FromSeconds(30);
 }

@@ -118,6 +118,9 @@ internal sealed class RedisDigest(IDatabase db)
         for (var i = 0; i + 3 < flat.Length; i += 4)
         {
             var key = flat[i];
+            // Presence (members, instance leases) is not stored data: it changes with every hub subscription
+            // and every few seconds by itself.
+            if (IsPresence(Encoding.UTF8.GetString(key))) continue;
             // Keys are binary-safe in Redis; hex keeps distinct byte strings distinct, the prefix keeps them readable.
             keys[Encoding.UTF8.GetString(key) + " #" + Convert.ToHexString(key)] =
                 $"{Encoding.ASCII.GetString(flat[i + 1])}|{Encoding.ASCII.GetString(flat[i + 2])}|{Encoding.ASCII.GetString(flat[i + 3])}";
@@ -125,4 +128,7 @@ internal sealed class RedisDigest(IDatabase db)
         Assert.True(flat.Length % 4 == 0, "the digest script returned a partial entry");
         return new RedisSnapshot(keys);
     }
+
+    private static bool IsPresence(string key) =>
+        key.StartsWith("rs:{:presence}:", StringComparison.Ordinal) || (key.StartsWith("rs:{", StringComparison.Ordinal) && key.EndsWith("}:presence", StringComparison.Ordinal));
 }

@@ -3,8 +3,14 @@
 // the two is missed, apply a change only if its revision is newer than the one held, resume from the
 // last applied seq after a reconnect, and reload everything when the gateway asks for a resync.
 //
+// It also keeps who else watches the collection (presence): the members listed by Presence() after each
+// subscription, then kept current by the hub's presence events, and this page's own presence data.
+//
 // State names shown to the user: connecting, connected, reconnecting, resumed, resync.
 import { ApiError } from './api.js';
+
+/** The hub protocols the page can speak (?protocol=); JSON is the default. */
+export const PROTOCOLS = { json: 'JSON', messagepack: 'MessagePack' };
 
 const RETRY_DELAYS_MS = [0, 500, 1000, 2000, 3000];
 const retryDelay = (attempt) => RETRY_DELAYS_MS[Math.min(attempt, RETRY_DELAYS_MS.length - 1)];
@@ -34,26 +40,38 @@ export class LiveCollection {
   #buffer = [];
   #subscribed = false;
   #stopped = false;
+  #members = new Map(); // connectionId → member of the open collection
+  #presenceEvents = null; // while Presence() runs, events wait here, to be applied over its answer
+  #presenceData = null; // what this page says about itself, sent again after every (re)subscription
 
   /**
    * @param api      from createApi()
    * @param getKey   returns the API key (sent as the SignalR access token)
-   * @param events   { state(name, detail), snapshot(collection, records, info), change(event, applied),
-   *                   problem(message), unauthorized() }
+   * @param protocol 'json' or 'messagepack'
+   * @param events   { state(name, detail), snapshot(collection, records, info), change(event, applied, delta),
+   *                   presence(members, selfId), problem(message), unauthorized() }
+   *                   (delta: how the number of live records changed, or null when not known)
    */
-  constructor({ api, getKey, events }) {
+  constructor({ api, getKey, protocol = 'json', events }) {
     const signalR = globalThis.signalR;
     if (!signalR) throw new Error('The SignalR client (lib/signalr/signalr.min.js) did not load: build the gateway project, which fetches it from npm.');
     this.#api = api;
     this.#events = events;
-    this.#hub = new signalR.HubConnectionBuilder()
-      .withUrl('hubs/sync', { accessTokenFactory: getKey })
+    const builder = new signalR.HubConnectionBuilder()
+      .withUrl('hubs/sync', { accessTokenFactory: getKey });
+    if (protocol === 'messagepack') {
+      const msgpack = signalR.protocols?.msgpack;
+      if (!msgpack) throw new Error('The MessagePack protocol (lib/signalr/signalr-protocol-msgpack.min.js) did not load: build the gateway project, which fetches it from npm.');
+      builder.withHubProtocol(new msgpack.MessagePackHubProtocol());
+    }
+    this.#hub = builder
       // Never give up: a gateway restart or a long outage ends in a resume, not in a dead page.
       .withAutomaticReconnect({ nextRetryDelayInMilliseconds: (context) => retryDelay(context.previousRetryCount) })
       .configureLogging(signalR.LogLevel.Warning)
       .build();
     this.#hub.on('change', (change) => this.#onChange(change));
     this.#hub.on('resync', (message) => this.#onResync(message));
+    this.#hub.on('presence', (message) => this.#onPresence(message));
     this.#hub.onreconnecting(() => this.#events.state('reconnecting', 'connection lost, retrying'));
     this.#hub.onreconnected(() => this.#resume());
     // Closed for good (e.g. the server closed it without allowing a reconnect): start over ourselves.
@@ -61,6 +79,12 @@ export class LiveCollection {
   }
 
   get collection() { return this.#collection; }
+
+  /** Says who this page is to the collection's other watchers, e.g. { name: 'Ana' }; kept across reconnects. */
+  async setPresence(data) {
+    this.#presenceData = data;
+    if (this.#subscribed && this.#hub.state === 'Connected') await this.#hub.invoke('SetPresence', this.#collection, data);
+  }
 
   async start() {
     this.#events.state('connecting', '');
@@ -83,6 +107,8 @@ export class LiveCollection {
     this.#records = new Map();
     this.#last = null;
     this.#subscribed = false;
+    this.#members = new Map();
+    this.#showPresence();
     if (this.#hub.state !== 'Connected') return; // start() or the reconnect loads it
     if (previous) this.#hub.invoke('Unsubscribe', previous).catch(() => {});
     await this.#load(null);
@@ -127,6 +153,7 @@ export class LiveCollection {
         await this.#load('the last change seen is no longer in the change log');
       } else {
         this.#events.state('resumed', `replayed ${result.replayed} missed change${result.replayed === 1 ? '' : 's'}`);
+        await this.#joined(generation);
       }
     } catch (error) {
       if (this.#hub.state === 'Connected') this.#events.problem(hubMessage(error));
@@ -157,6 +184,7 @@ export class LiveCollection {
         if (!result.resyncRequired) {
           this.#subscribed = true;
           if (resyncReason) this.#events.state('resync', `reloaded ${snapshot.items.length} records and resubscribed`);
+          await this.#joined(generation);
           return;
         }
         // The log moved past asOf while the pages loaded (tiny retention, or a wiped Redis): load again.
@@ -191,10 +219,54 @@ export class LiveCollection {
     if (advance) this.#last = change.seq;
     const held = this.#records.get(change.id);
     const applied = !held || change.revision > held.revision;
+    const deleted = change.kind === 'delete';
+    let delta = 0;
     if (applied) {
-      this.#records.set(change.id, { revision: change.revision, deleted: change.kind === 'delete', record: change.record });
+      this.#records.set(change.id, { revision: change.revision, deleted, record: change.record });
+      // A record not held is new if this is its first revision; otherwise it lies beyond a truncated
+      // snapshot and whether it was live is not known here.
+      const wasLive = held ? !held.deleted : change.revision === 1 ? false : null;
+      delta = wasLive === null ? null : Number(!deleted) - Number(wasLive);
     }
-    this.#events.change(change, applied);
+    this.#events.change(change, applied, delta);
+  }
+
+  // Subscribed (again): say who this page is, then list who is there. Events that arrive while the list
+  // is on its way are applied over it, in order, so nothing between the two is lost.
+  async #joined(generation) {
+    const collection = this.#collection;
+    try {
+      if (this.#presenceData) await this.#hub.invoke('SetPresence', collection, this.#presenceData);
+      this.#presenceEvents = [];
+      const list = await this.#hub.invoke('Presence', collection);
+      if (generation !== this.#generation) return;
+      this.#members = new Map(list.members.map((m) => [m.connectionId, m]));
+      for (const message of this.#presenceEvents) this.#applyPresence(message);
+      this.#showPresence();
+    } catch (error) {
+      if (this.#hub.state === 'Connected' && generation === this.#generation) this.#events.problem(hubMessage(error));
+    } finally {
+      this.#presenceEvents = null;
+    }
+  }
+
+  #onPresence(message) {
+    if (message.collection !== this.#collection) return;
+    if (this.#presenceEvents) {
+      this.#presenceEvents.push(message);
+      return;
+    }
+    this.#applyPresence(message);
+    this.#showPresence();
+  }
+
+  #applyPresence({ action, member }) {
+    if (action === 'leave') this.#members.delete(member.connectionId);
+    else this.#members.set(member.connectionId, member);
+  }
+
+  #showPresence() {
+    this.#events.presence?.([...this.#members.values()], this.#hub.connectionId);
   }
 
   #onResync(message) {

@@ -1,10 +1,11 @@
 // The dashboard page: asks for an API key, lists the collections, shows the chosen one live
-// (records, change feed, connection state) and writes records with PUT.
+// (records, change feed, who else watches it, connection state) and writes records with PUT.
 import { ApiError, SNAPSHOT_LIMIT, createApi } from './api.js';
-import { LiveCollection } from './live.js';
-import { ChangeFeed, CollectionList, ConnectionBadge, RecordsTable } from './view.js';
+import { LiveCollection, PROTOCOLS } from './live.js';
+import { ChangeFeed, CollectionList, ConnectionBadge, PresenceList, RecordsTable } from './view.js';
 
 const KEY_STORAGE = 'redissync.apiKey';
+const NAME_STORAGE = 'redissync.name';
 const COLLECTION_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 const REFRESH_MS = 10_000;
 
@@ -20,6 +21,20 @@ const badge = new ConnectionBadge($('connection'));
 const collectionList = new CollectionList($('collections'), $('collections-note'), (name) => { location.hash = encodeURIComponent(name); });
 const table = new RecordsTable($('records'), fillWriteForm);
 const feed = new ChangeFeed($('feed'), $('feed-empty'));
+const watchers = new PresenceList($('presence-panel'), $('presence'), $('presence-count'));
+
+// --- hub protocol: ?protocol=json (default) or ?protocol=messagepack --------------------------------
+
+const protocol = (() => {
+  const asked = new URLSearchParams(location.search).get('protocol')?.toLowerCase();
+  return asked && Object.hasOwn(PROTOCOLS, asked) ? asked : 'json';
+})();
+$('protocol').value = protocol;
+$('protocol').addEventListener('change', () => {
+  const url = new URL(location.href);
+  url.searchParams.set('protocol', $('protocol').value);
+  location.assign(url); // a new connection speaks the new protocol; the hash keeps the collection
+});
 
 // --- API key ---------------------------------------------------------------------------------------
 
@@ -27,6 +42,7 @@ function askForKey(message) {
   live?.stop();
   live = null;
   current = null;
+  watchers.hide();
   apiKey = null;
   sessionStorage.removeItem(KEY_STORAGE);
   $('app').hidden = true;
@@ -88,10 +104,12 @@ function openDashboard(collections) {
     live = new LiveCollection({
       api,
       getKey: () => apiKey,
+      protocol,
       events: {
-        state: (name, detail) => badge.set(name, detail),
+        state: (name, detail) => badge.set(name, detail ? `${detail} · ${PROTOCOLS[protocol]}` : PROTOCOLS[protocol]),
         snapshot: onSnapshot,
         change: onChange,
+        presence: (members, selfId) => watchers.render(members, selfId),
         problem: showRecordsError,
         unauthorized: () => askForKey('The gateway refused the key. Enter a key.'),
       },
@@ -100,6 +118,11 @@ function openDashboard(collections) {
     badge.set('error', '');
     showRecordsError(error.message);
     return;
+  }
+  const name = sessionStorage.getItem(NAME_STORAGE);
+  if (name) {
+    $('name-input').value = name;
+    live.setPresence({ name });
   }
   showCollection(collectionFromHash());
   live.start();
@@ -145,13 +168,15 @@ function onSnapshot(collection, records, snapshot) {
   updateRecordsMeta();
 }
 
-function onChange(change, applied) {
+function onChange(change, applied, delta) {
   feed.add(change, applied);
   if (!applied) return;
   if (change.kind === 'delete') table.remove(change.id);
   else table.upsert(change.record, change.changedFields ?? []);
   updateRecordsMeta();
-  scheduleRefresh();
+  // The sidebar's count follows each change at once; a collection not listed yet, or a change whose
+  // effect on the count is unknown, asks the API.
+  if (delta === null || !collectionList.adjust(change.collection, delta)) refreshCollections();
 }
 
 function updateRecordsMeta() {
@@ -170,12 +195,7 @@ function showRecordsError(text) {
   $('records-error').hidden = text === '';
 }
 
-// Record counts of every collection: refreshed now and then, and shortly after changes.
-let refreshSoon = null;
-function scheduleRefresh() {
-  refreshSoon ??= setTimeout(() => { refreshSoon = null; refreshCollections(); }, 1000);
-}
-
+// Record counts of every collection: the open one's follow its changes; all are refreshed now and then.
 async function refreshCollections() {
   if (!live) return;
   try {
@@ -242,11 +262,26 @@ $('write-form').addEventListener('submit', async (event) => {
     const stale = result.staleFields?.length ? ` · stale fields: ${result.staleFields.join(', ')}` : '';
     writeResult(`${result.outcome}${result.created ? ' (created)' : ''} · ${id} revision ${result.revision}${stale}`, result.outcome === 'applied' ? 'ok' : 'info');
     if (result.outcome === 'applied') $('write-version').value = String(version + 1);
-    scheduleRefresh();
   } catch (error) {
     writeResult(error.message, 'error');
   } finally {
     $('write-submit').disabled = false;
+  }
+});
+
+// --- presence: this page's name ----------------------------------------------------------------------
+
+$('name-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  if (!live) return;
+  const name = $('name-input').value.trim();
+  $('name-error').textContent = '';
+  try {
+    await live.setPresence(name ? { name } : {});
+    if (name) sessionStorage.setItem(NAME_STORAGE, name);
+    else sessionStorage.removeItem(NAME_STORAGE);
+  } catch (error) {
+    $('name-error').textContent = String(error?.message ?? error).replace(/^.*HubException: /, '');
   }
 });
 

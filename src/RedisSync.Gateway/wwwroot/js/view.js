@@ -81,12 +81,60 @@ export class CollectionList {
     this.note.textContent = collections.length === 0 ? 'No collections yet. Open one by name and write its first record.' : '';
   }
 
+  /**
+   * Moves a collection's record count by `delta` at once (a change arrived), without waiting for the next
+   * refresh. False when the collection is not listed yet.
+   */
+  adjust(name, delta) {
+    const item = this.items.find((c) => c.name === name);
+    const button = [...this.list.querySelectorAll('button.collection')].find((b) => b.dataset.collection === name);
+    if (!item || !button) return false;
+    item.records = Math.max(0, item.records + delta);
+    const count = button.querySelector('.count');
+    count.textContent = String(item.records);
+    count.title = `${item.records} live records`;
+    return true;
+  }
+
   select(name) {
     this.current = name;
     for (const button of this.list.querySelectorAll('button.collection')) {
       if (button.dataset.collection === name) button.setAttribute('aria-current', 'true');
       else button.removeAttribute('aria-current');
     }
+  }
+}
+
+/** Who watches the open collection (presence members), oldest first; this page's own entry is marked. */
+export class PresenceList {
+  constructor(panel, list, count) {
+    this.panel = panel;
+    this.list = list;
+    this.count = count;
+  }
+
+  render(members, selfId) {
+    const sorted = [...members].sort((a, b) => compareIds(a.since, b.since) || compareIds(a.connectionId, b.connectionId));
+    const rows = sorted.map((m) => {
+      const self = m.connectionId === selfId;
+      const name = typeof m.data?.name === 'string' ? m.data.name : '';
+      const item = el('li', { dataset: { connectionId: m.connectionId, key: m.key ?? '' }, title: `connection ${m.connectionId}` },
+        el('span', { className: 'who' },
+          el('span', { className: 'name' }, name || (m.key ?? 'anonymous')),
+          self ? el('span', { className: 'you' }, 'you') : null),
+        el('span', { className: 'key' }, name ? `key ${m.key ?? 'anonymous'}` : ''),
+        el('span', { className: 'since', title: m.since }, `since ${formatTime(m.since)}`));
+      if (self) item.classList.add('self');
+      return item;
+    });
+    this.list.replaceChildren(...rows);
+    this.count.textContent = members.length ? String(members.length) : '';
+    this.panel.hidden = false;
+  }
+
+  hide() {
+    this.list.replaceChildren();
+    this.panel.hidden = true;
   }
 }
 

@@ -1,0 +1,100 @@
+using System.Diagnostics;
+using Xunit.Abstractions;
+using RedisSync.Tests.Fixtures;
+
+namespace RedisSync.Tests.Realtime;
+
+/// <summary>
+/// A gateway instance that dies leaves no ghosts: its members leave within <c>Realtime:PresenceTimeout</c>
+/// (CONTRACT §7), and one that stops gracefully removes its members at once. Each test owns its Redis and
+/// two gateway processes, since it ends one of them.
+/// </summary>
+public sealed class PresenceFailoverTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task MembersOfAKilledInstanceLeaveWithinThePresenceTimeout()
+    {
+        var timeout = TimeSpan.FromSeconds(3);
+        var margin = TimeSpan.FromSeconds(1); // delivery, process scheduling on a shared machine
+        await using var redis = await RedisServer.StartAsync();
+        var settings = new Dictionary<string, string> { ["Realtime:PresenceTimeout"] = timeout.ToString() };
+        await using var doomed = await GatewayProcess.StartAsync(redis, settings);
+        await using var survivor = await GatewayProcess.StartAsync(redis, settings);
+        var (c1, c2) = (Unique.Collection("fail"), Unique.Collection("fail"));
+
+        await using var watcher = await SyncClient.ConnectAsync(survivor.BaseUrl, TestKeys.Writer);
+        await watcher.SubscribeAsync(c1);
+        await watcher.SubscribeAsync(c2);
+        var ghosts = new List<SyncClient>();
+        try
+        {
+            // Members of two collections on the doomed instance, one with data.
+            foreach (var c in new[] { c1, c1, c2 })
+            {
+                var client = await SyncClient.ConnectAsync(doomed.BaseUrl, TestKeys.Other);
+                ghosts.Add(client);
+                await client.SubscribeAsync(c);
+            }
+            await ghosts[0].InvokeAsync("SetPresence", c1, new { name = "Ana" });
+            for (var i = 0; i < 4; i++) await watcher.Presence.NextAsync(); // three joins, one update
+            Assert.Equal(3, MemberIds(await watcher.InvokeAsync("Presence", c1)).Count);
+
+            var ids = ghosts.Select(g => g.Id).ToList(); // a client forgets its id when its connection dies
+            var clock = Stopwatch.StartNew();
+            doomed.Kill();
+            var left = new Dictionary<string, object?>();
+            while (left.Count < ghosts.Count)
+            {
+                var leave = await watcher.Presence.NextAsync(timeout + margin + margin);
+                Assert.Equal("leave", leave.Text("action"));
+                left[leave.Text("member", "connectionId")!] = leave;
+            }
+            var elapsed = clock.Elapsed;
+            output.WriteLine($"all {ghosts.Count} leaves arrived {elapsed.TotalMilliseconds:F0} ms after SIGKILL (PresenceTimeout {timeout})");
+            Assert.True(elapsed <= timeout + margin, $"the last leave came {elapsed.TotalMilliseconds:F0} ms after the kill; the timeout is {timeout}");
+            Assert.Equal(ids.Order(StringComparer.Ordinal), left.Keys.Order(StringComparer.Ordinal));
+            Assert.Equal("Ana", left[ids[0]].Text("member", "data", "name"));
+            Assert.Equal(c2, left[ids[2]].Text("collection"));
+
+            Assert.Equal([watcher.Id], MemberIds(await watcher.InvokeAsync("Presence", c1)));
+            Assert.Equal([watcher.Id], MemberIds(await watcher.InvokeAsync("Presence", c2)));
+            // Nothing of the dead instance is left in Redis: its lease, claim and index are gone.
+            Assert.Equal("1", (await redis.CliAsync("ZCARD", "rs:{:presence}:leases")).Trim());
+            Assert.Equal("0", (await redis.CliAsync("ZCARD", "rs:{:presence}:reaping")).Trim());
+            Assert.Equal("1", (await redis.CliAsync("EVAL", "return #redis.call('KEYS', ARGV[1])", "0", "rs:{:presence}:i:*")).Trim());
+        }
+        finally
+        {
+            foreach (var ghost in ghosts) await ghost.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task AGracefullyStoppedInstanceRemovesItsMembersAtOnce()
+    {
+        // The default timeout (30 s): a leave within a few seconds can only come from the stopping instance.
+        await using var redis = await RedisServer.StartAsync();
+        await using var stopping = await GatewayProcess.StartAsync(redis);
+        await using var staying = await GatewayProcess.StartAsync(redis);
+        var c = Unique.Collection("stop");
+
+        await using var watcher = await SyncClient.ConnectAsync(staying.BaseUrl, TestKeys.Writer);
+        await watcher.SubscribeAsync(c);
+        await using var member = await SyncClient.ConnectAsync(stopping.BaseUrl, TestKeys.Reader);
+        await member.SubscribeAsync(c);
+        var id = member.Id;
+        Assert.Equal("join", (await watcher.Presence.NextAsync()).Text("action"));
+
+        var clock = Stopwatch.StartNew();
+        await stopping.StopAsync();
+        var leave = await watcher.Presence.NextAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal("leave", leave.Text("action"));
+        Assert.Equal(id, leave.Text("member", "connectionId"));
+        output.WriteLine($"the leave arrived {clock.Elapsed.TotalMilliseconds:F0} ms after SIGTERM");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"{clock.Elapsed}");
+        Assert.Equal([watcher.Id], MemberIds(await watcher.InvokeAsync("Presence", c)));
+        Assert.Equal("1", (await redis.CliAsync("ZCARD", "rs:{:presence}:leases")).Trim());
+    }
+
+    private static List<string> MemberIds(object? list) => [.. ((List<object?>)list.At("members")!).Select(m => m.Text("connectionId")!)];
+}
