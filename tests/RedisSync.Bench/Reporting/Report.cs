@@ -84,6 +84,7 @@ public static class Report
         if (r.Http is { } h)
         {
             md.AppendLine($"| GET /health/live, {h.HealthLive.Concurrency} in flight, this program's HttpClient (HTTP stack alone, no Redis) | {h.HealthLive.OperationsPerSecond:N0} req/s | {Ratio(h.HealthLive.OperationsPerSecond)} | {Lat(h.HealthLive.Latency)} |");
+            md.AppendLine($"| PUT, {h.ClientPuts.Concurrency} in flight, this program's HttpClient instead of wrk (load generator: {h.ClientPuts.Cpu?.BenchUsPerOp:0.0} µs CPU per request; wrk's in the PUT detail){Failures(h.ClientPuts)} | {h.ClientPuts.OperationsPerSecond:N0} writes/s | {Ratio(h.ClientPuts.OperationsPerSecond)} | {Lat(h.ClientPuts.Latency)} |");
             md.AppendLine($"| **POST batch of {h.BatchSize}**, {h.Batches.Concurrency} in flight{Failures(h.Batches)} | {h.BatchRecordsPerSecond:N0} records/s | {Ratio(h.BatchRecordsPerSecond)} | {Lat(h.Batches.Latency)} (per batch) |");
         }
         if (r.Resume is { } res)
@@ -284,6 +285,7 @@ public static class Report
         if (r.Http is { } h)
         {
             yield return ("RedisSync: " + h.HealthLive.Name, h.HealthLive.OperationsPerSecond, h.HealthLive.Cpu);
+            yield return ("RedisSync: " + h.ClientPuts.Name, h.ClientPuts.OperationsPerSecond, h.ClientPuts.Cpu);
             yield return ("RedisSync: " + h.Batches.Name + " (per batch)", h.Batches.OperationsPerSecond, h.Batches.Cpu);
         }
         foreach (var (name, e) in new[] { ("RedisSync", r.EndToEnd?.RedisSync), ("baseline", r.EndToEnd?.Baseline) })

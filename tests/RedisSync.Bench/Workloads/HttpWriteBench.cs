@@ -3,8 +3,11 @@ using RedisSync.Bench.Measurement;
 
 namespace RedisSync.Bench.Workloads;
 
-/// <summary>RedisSync only (the baseline has neither): the bare HTTP stack, and batches of puts.</summary>
-public sealed record HttpWriteResult(LoadResult HealthLive, LoadResult Batches, int BatchSize)
+/// <summary>
+/// RedisSync only: the bare HTTP stack, batches of puts (the baseline has none), and single PUTs from this
+/// program's own HttpClient, to set its CPU per request beside wrk's (see README: why wrk).
+/// </summary>
+public sealed record HttpWriteResult(LoadResult HealthLive, LoadResult ClientPuts, LoadResult Batches, int BatchSize)
 {
     public double BatchRecordsPerSecond => Batches.OperationsPerSecond * BatchSize;
 }
@@ -31,6 +34,19 @@ public static class HttpWriteBench
         var health = await ClosedLoop.RunAsync($"GET /health/live, {HealthConcurrency} in flight", HealthConcurrency, o.Warmup, o.Measure,
             async (_, _) => GatewayHttp.Failure(await ctx.Http.GetStatusAsync("health/live")), ctx.Cpu, ctx.Ct);
 
+        // The PUT workload of the wrk runs, but from this process: what it costs the load generator per request.
+        BenchContext.Progress($"{ctx.Name}: http: PUT by this program's HttpClient, {HealthConcurrency} in flight");
+        var putCollection = ctx.Collection("client-put");
+        var ids = Enumerable.Range(0, HealthConcurrency).Select(w => Enumerable.Range(0, PutBench.RecordsPerConnection).Select(r => $"w{w}-{r}").ToArray()).ToArray();
+        await RecordCensus.SeedAsync(ctx.Kind, ctx.Http, putCollection, [.. ids.SelectMany(i => i)], ctx.Ct);
+        var puts = await ClosedLoop.RunAsync($"PUT by this program's HttpClient, {HealthConcurrency} in flight", HealthConcurrency, o.Warmup, o.Measure,
+            async (w, i) =>
+            {
+                var id = ids[w][i % PutBench.RecordsPerConnection];
+                var version = 2 + i / PutBench.RecordsPerConnection;
+                return GatewayHttp.Failure(await ctx.Http.PutDataAsync(putCollection, id, version, GatewayHttp.FiveFieldRecord(id, version)));
+            }, ctx.Cpu, ctx.Ct);
+
         BenchContext.Progress($"{ctx.Name}: http: POST batches of {BatchSize}, {BatchConcurrency} in flight");
         var batchCollection = ctx.Collection("batch");
         var batches = await ClosedLoop.RunAsync($"POST batch of {BatchSize} puts, {BatchConcurrency} in flight",
@@ -41,6 +57,6 @@ public static class HttpWriteBench
                 return GatewayHttp.Failure(status);
             }, ctx.Cpu, ctx.Ct);
 
-        return new HttpWriteResult(health, batches, BatchSize);
+        return new HttpWriteResult(health, puts, batches, BatchSize);
     }
 }
