@@ -57,7 +57,11 @@ public static class RecordStoreExtensions
         return builder;
     }
 
-    /// <summary>SignalR with the Redis backplane, over the store's multiplexer rather than a second one.</summary>
+    /// <summary>
+    /// SignalR with the Redis backplane, over the store's multiplexer rather than a second one. JSON protocol only:
+    /// the backplane serializes each group send for every registered protocol, and the change's data (a
+    /// JsonElement) has no MessagePack form.
+    /// </summary>
     public static WebApplicationBuilder AddChangeNotifications(this WebApplicationBuilder builder)
     {
         builder.Services.AddSignalR().AddStackExchangeRedis();
