@@ -58,6 +58,7 @@ await using (var baselineGateway = await GatewayProcess.StartAsync(GatewayKind.B
     if (options.Runs("memory")) results.Memory = await both.BothAsync("memory", MemoryBench.RunAsync);
     if (options.Runs("redis-benchmark")) results.RedisBenchmark = await both.OneAsync("redis-benchmark", redisSync, RedisBenchmark.RunAsync);
     if (options.Runs("ceiling")) results.Ceiling = await both.OneAsync("ceiling", redisSync, CeilingBench.RunAsync);
+    if (options.Runs("put") || options.Runs("hot")) await both.BothAsync("put", PutBench.WarmUpAsync);
     if (options.Runs("put"))
         foreach (var connections in PutBench.Concurrencies)
             results.Puts.Add(await both.BothAsync("put", ctx => PutBench.PutAsync(ctx, connections)));
