@@ -43,10 +43,10 @@ public sealed class BenchOptions
     public int ResumeRuns => Quick ? 1 : 3;
 
     /// <summary>
-    /// Hard bound on the whole run; every phase also bounds itself. A full run takes about 12 minutes here (two
+    /// Hard bound on the whole run; every phase also bounds itself. A full run takes about 5 minutes here (two
     /// gateways, every measured phase on each); the budget leaves room for a slow, shared machine.
     /// </summary>
-    public TimeSpan Budget => Quick ? TimeSpan.FromMinutes(4) : TimeSpan.FromMinutes(20);
+    public TimeSpan Budget => Quick ? TimeSpan.FromMinutes(4) : TimeSpan.FromMinutes(12);
 
     public const string Usage = """
         RedisSync benchmark: starts RedisSync and the textbook baseline gateway, each with its own redis-server, on
