@@ -4,8 +4,8 @@ using RedisSync.Bench.Infrastructure;
 using RedisSync.Bench.Reporting;
 using RedisSync.Bench.Workloads;
 
-// Issue #6: throughput, latency, fan-out, resume and memory of the gateway, each next to the raw Redis
-// ceiling measured in the same run. Starts its own redis-server and gateway on 127.0.0.1 and stops them.
+// Issues #6 and 11: RedisSync next to the textbook baseline gateway, every measured phase on both, alternately,
+// each gateway with its own redis-server, all on 127.0.0.1 and stopped at the end; and the raw Redis ceiling.
 
 var options = BenchOptions.Parse(args, out var argumentError);
 if (options is null)
@@ -17,7 +17,7 @@ if (options is null)
 if (options.GatewayDll is null && BuildInfo.Configuration != "Release")
 {
     // A Debug gateway is several times slower: its figures would mislead anyone who reads them.
-    Console.Error.WriteLine($"This program was built in {BuildInfo.Configuration}, and so was the gateway it would run. Use:");
+    Console.Error.WriteLine($"This program was built in {BuildInfo.Configuration}, and so were the gateways it would run. Use:");
     Console.Error.WriteLine("  dotnet run -c Release --project tests/RedisSync.Bench -- [--quick]");
     return 2;
 }
@@ -40,50 +40,45 @@ var results = new BenchResults
     StartedAt = started,
     Machine = await MachineInfo.DescribeAsync(),
     GatewayAssembly = Path.GetRelativePath(BuildInfo.RepoRoot, gatewayDll),
+    BaselineAssembly = Path.GetRelativePath(BuildInfo.RepoRoot, BuildInfo.BaselineDll),
     GatewaySettingsChanged = GatewayProcess.Overrides.Concat(options.GatewayEnvironment).ToDictionary(),
 };
 
-BenchContext.Progress($"starting redis-server and the gateway ({results.GatewayAssembly}); logs in {options.OutDir}");
-await using (var redis = await RedisServerProcess.StartAsync(options.OutDir, budget.Token))
-await using (var gateway = await GatewayProcess.StartAsync(gatewayDll, redis.ConnectionString, options.OutDir, options.GatewayEnvironment, budget.Token))
+BenchContext.Progress($"starting RedisSync ({results.GatewayAssembly}) and the baseline ({results.BaselineAssembly}), each with its own redis-server; logs in {options.OutDir}");
+await using (var redisSyncRedis = await RedisServerProcess.StartAsync(options.OutDir, "redis-server.log", budget.Token))
+await using (var redisSyncGateway = await GatewayProcess.StartAsync(GatewayKind.RedisSync, gatewayDll, redisSyncRedis.ConnectionString, options.OutDir, options.GatewayEnvironment, budget.Token))
+await using (var baselineRedis = await RedisServerProcess.StartAsync(options.OutDir, "baseline-redis-server.log", budget.Token))
+await using (var baselineGateway = await GatewayProcess.StartAsync(GatewayKind.Baseline, BuildInfo.BaselineDll, baselineRedis.ConnectionString, options.OutDir, new Dictionary<string, string>(), budget.Token))
 {
-    var ctx = new BenchContext(options, redis, gateway, budget.Token);
+    var redisSync = new BenchContext(options, redisSyncRedis, redisSyncGateway, budget.Token);
+    var baseline = new BenchContext(options, baselineRedis, baselineGateway, budget.Token);
+    var both = new Alternation(redisSync, baseline, results.Errors);
 
     // Memory first: "idle" must mean a gateway that has not yet grown its heap under load.
-    results.Memory = await Phase("memory", () => MemoryBench.RunAsync(ctx));
-    results.RedisBenchmark = await Phase("redis-benchmark", () => RedisBenchmark.RunAsync(ctx));
-    results.Ceiling = await Phase("ceiling", () => CeilingBench.RunAsync(ctx));
-    results.Http = await Phase("http", () => HttpWriteBench.RunAsync(ctx));
-    results.EndToEnd = await Phase("e2e", () => EndToEndBench.RunAsync(ctx));
-    results.Resume = await Phase("resume", () => ResumeBench.RunAsync(ctx));
+    if (options.Runs("memory")) results.Memory = await both.BothAsync("memory", MemoryBench.RunAsync);
+    if (options.Runs("redis-benchmark")) results.RedisBenchmark = await both.OneAsync("redis-benchmark", redisSync, RedisBenchmark.RunAsync);
+    if (options.Runs("ceiling")) results.Ceiling = await both.OneAsync("ceiling", redisSync, CeilingBench.RunAsync);
+    if (options.Runs("put") || options.Runs("hot")) await both.BothAsync("put", PutBench.WarmUpAsync);
+    if (options.Runs("put"))
+        foreach (var connections in PutBench.Concurrencies)
+            results.Puts.Add(await both.BothAsync("put", ctx => PutBench.PutAsync(ctx, connections)));
+    if (options.Runs("hot")) results.Hot = await both.BothAsync("hot", PutBench.HotCollectionAsync);
+    if (options.Runs("http")) results.Http = await both.OneAsync("http", redisSync, HttpWriteBench.RunAsync);
+    if (options.Runs("e2e")) results.EndToEnd = await EndToEndBench.CompareAsync(both, options.StepSearchMaxSteps);
+    if (options.Runs("resume")) results.Resume = await both.OneAsync("resume", redisSync, ResumeBench.RunAsync);
 
-    results.GatewayRssAtEndKiB = gateway.RssKiB();
-    results.RedisRssAtEndKiB = redis.RssKiB();
-    if (gateway.HasExited) results.Errors.Add("the gateway process exited during the run; see gateway.log");
+    results.RssAtEndKiB = new Dictionary<string, long?>
+    {
+        ["RedisSync"] = redisSyncGateway.RssKiB(),
+        ["RedisSync's redis-server"] = redisSyncRedis.RssKiB(),
+        ["baseline"] = baselineGateway.RssKiB(),
+        ["baseline's redis-server"] = baselineRedis.RssKiB(),
+    };
+    if (redisSyncGateway.HasExited) results.Errors.Add("RedisSync exited during the run; see gateway.log");
+    if (baselineGateway.HasExited) results.Errors.Add("the baseline exited during the run; see baseline.log");
 }
 
 results.LoadAverageAtEnd = MachineInfo.LoadAverage();
 results.DurationSeconds = Math.Round(clock.Elapsed.TotalSeconds, 1);
 await Report.WriteAsync(results, options.OutDir);
 return results.Errors.Count == 0 ? 0 : 1;
-
-// A phase that fails is reported as such; the phases after it still run, against the same processes.
-async Task<T?> Phase<T>(string name, Func<Task<T>> run) where T : class?
-{
-    if (!options.Runs(name)) return null;
-    if (budget.IsCancellationRequested)
-    {
-        results.Errors.Add($"{name}: skipped, the run's time budget ({options.Budget}) was used up or it was interrupted");
-        return null;
-    }
-    try
-    {
-        return await run();
-    }
-    catch (Exception e)
-    {
-        results.Errors.Add($"{name}: {e.GetType().Name}: {e.Message}");
-        BenchContext.Progress($"{name} failed: {e}");
-        return null;
-    }
-}

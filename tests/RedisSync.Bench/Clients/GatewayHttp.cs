@@ -36,6 +36,53 @@ public sealed class GatewayHttp : IDisposable
     public static string RecordData(long n, long sentTicks) =>
         string.Create(CultureInfo.InvariantCulture, $$"""{"name":"bench","n":{{n}},"sentTicks":{{sentTicks}}}""");
 
+    /// <summary>
+    /// The 5-field record of the PUT workload at a version, exactly as Load/put.lua writes it: <c>n</c> changes with
+    /// every write and <c>tier</c> with every second one.
+    /// </summary>
+    public static string FiveFieldRecord(string id, long version) =>
+        string.Create(CultureInfo.InvariantCulture,
+            $$"""{"name":"record {{id}}","region":"eu-west","tier":"{{(version / 2 % 2 == 0 ? "gold" : "silver")}}","n":{{version}},"note":"written by the benchmark"}""");
+
+    /// <summary>PUTs one record with the given data (JSON object text).</summary>
+    public async Task<HttpStatusCode> PutDataAsync(string collection, string id, long version, string data)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Put, $"api/v1/collections/{collection}/records/{id}")
+        {
+            Content = new ByteArrayContent(Encoding.UTF8.GetBytes(
+                string.Create(CultureInfo.InvariantCulture, $$"""{"version":{{version}},"data":{{data}}}"""))) { Headers = { ContentType = Json } },
+        };
+        using var response = await _http.SendAsync(request);
+        await response.Content.ReadAsByteArrayAsync();
+        return response.StatusCode;
+    }
+
+    /// <summary>POSTs a batch of puts, each record with its own data (JSON object text).</summary>
+    public async Task<HttpStatusCode> PutBatchDataAsync(string collection, IReadOnlyList<(string Id, string Data)> records, long version)
+    {
+        var body = new StringBuilder(records.Count * 160).Append("""{"records":[""");
+        for (var k = 0; k < records.Count; k++)
+        {
+            if (k > 0) body.Append(',');
+            body.Append(CultureInfo.InvariantCulture, $$"""{"id":"{{records[k].Id}}","op":"put","version":{{version}},"data":{{records[k].Data}}}""");
+        }
+        body.Append("]}");
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"api/v1/collections/{collection}/records")
+        {
+            Content = new ByteArrayContent(Encoding.UTF8.GetBytes(body.ToString())) { Headers = { ContentType = Json } },
+        };
+        using var response = await _http.SendAsync(request);
+        await response.Content.ReadAsByteArrayAsync();
+        return response.StatusCode;
+    }
+
+    /// <summary>GETs a path and returns its status and body.</summary>
+    public async Task<(HttpStatusCode Status, byte[] Body)> GetAsync(string path)
+    {
+        using var response = await _http.GetAsync(path);
+        return (response.StatusCode, await response.Content.ReadAsByteArrayAsync());
+    }
+
     /// <summary>PUTs one record; <paramref name="sentTicks"/> goes into its data (see <see cref="RecordData"/>).</summary>
     public async Task<(HttpStatusCode Status, byte[] Body)> PutAsync(string collection, string id, long version, long n, long sentTicks)
     {

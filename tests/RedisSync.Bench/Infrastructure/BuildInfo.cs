@@ -19,4 +19,13 @@ public static class BuildInfo
 
     public static string DefaultGatewayDll =>
         Path.Combine(GatewayProjectDir, "bin", Configuration, "net10.0", "RedisSync.Gateway.dll");
+
+    /// <summary>tests/RedisSync.Bench/Baseline/, absolute: the textbook gateway of issue 11.</summary>
+    public static string BaselineProjectDir => Metadata("BaselineProjectDir");
+
+    public static string BaselineDll =>
+        Path.Combine(BaselineProjectDir, "bin", Configuration, "net10.0", "RedisSync.Bench.Baseline.dll");
+
+    /// <summary>wrk's request scripts, copied next to this program.</summary>
+    public static string LoadScript(string name) => Path.Combine(AppContext.BaseDirectory, "Load", name);
 }

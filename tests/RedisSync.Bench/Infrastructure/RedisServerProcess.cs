@@ -19,7 +19,8 @@ public sealed class RedisServerProcess : ChildProcess
     public int Port { get; }
     public string ConnectionString => $"127.0.0.1:{Port},abortConnect=false,connectTimeout=5000,syncTimeout=10000";
 
-    public static async Task<RedisServerProcess> StartAsync(string logDir, CancellationToken ct)
+    /// <summary>Starts one; <paramref name="logName"/> is its log file in <paramref name="logDir"/>.</summary>
+    public static async Task<RedisServerProcess> StartAsync(string logDir, string logName, CancellationToken ct)
     {
         var dir = Directory.CreateTempSubdirectory("redissync-bench-redis-").FullName;
         var port = FreePort();
@@ -28,7 +29,7 @@ public sealed class RedisServerProcess : ChildProcess
             WorkingDirectory = dir,
             ArgumentList = { "--port", port.ToString(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir },
         };
-        var redis = new RedisServerProcess(start, Path.Combine(logDir, "redis-server.log"), port, dir);
+        var redis = new RedisServerProcess(start, Path.Combine(logDir, logName), port, dir);
         try
         {
             await redis.WaitUntilAnswersAsync(TimeSpan.FromSeconds(15), ct);

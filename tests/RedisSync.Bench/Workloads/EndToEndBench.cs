@@ -1,7 +1,5 @@
-using System.Buffers.Text;
 using RedisSync.Bench.Clients;
 using RedisSync.Bench.Measurement;
-using StackExchange.Redis;
 
 namespace RedisSync.Bench.Workloads;
 
@@ -20,7 +18,6 @@ public sealed record EndToEndPoint(
     LatencySummary FirstSubscriber,
     LatencySummary LastSubscriber,
     LatencySummary PutResponse,
-    LatencySummary RedisPublish,
     int SubscribersDropped,
     int Resyncs,
     CpuUse? Cpu)
@@ -44,14 +41,14 @@ public sealed record EndToEndResult(IReadOnlyList<EndToEndPoint> Points, StepSea
 /// record itself (<c>sentTicks</c>, this process's Stopwatch), so latency = arrival − send on one clock.
 /// Writes are paced open-loop at the target rate; a point the gateway could not keep up with shows it as an
 /// achieved rate below the target, lost deliveries, or dropped subscribers, and is marked not sustained.
-/// More timestamps split the path: the HTTP response (the write is in Redis), the change's arrival on a
-/// Redis subscription held by this process (what the gateway's own feed receives), and, per change, its
-/// first and its last subscriber (the spread is the time the gateway takes to fan one change out).
+/// More timestamps split the path: the HTTP response (the write is in Redis) and, per change, its first and
+/// its last subscriber (the spread is the time the gateway takes to fan one change out). Only HTTP and the
+/// hub are used, so the same workload runs against either gateway.
 /// </summary>
 public static class EndToEndBench
 {
-    public static readonly int[] Rates = [100, 500, 1000, 2000];
-    public static readonly int[] SubscriberCounts = [10, 100];
+    /// <summary>The grid: issue 11's two points, and one more at the search's fan-out to bracket it.</summary>
+    public static readonly (int Rate, int Subscribers)[] Grid = [(1000, 10), (500, 100), (2000, 100)];
     public const double P99BoundMs = 50;
     public const int SearchSubscribers = 100;
 
@@ -60,61 +57,123 @@ public static class EndToEndBench
     /// <summary>Ids written round-robin; more than MaxInFlight, so two writes to one record never overlap.</summary>
     private const int IdRing = 4096;
 
-    public static async Task<EndToEndResult> RunAsync(BenchContext ctx)
+    /// <summary>
+    /// Warms the fan-out path so the first point is not the slowest for the wrong reason: profiled, the
+    /// gateway's tiered JIT was still spending a tenth of its CPU on that path a few seconds in.
+    /// </summary>
+    public static Task WarmUpAsync(BenchContext ctx)
     {
-        using var mux = await ConnectionMultiplexer.ConnectAsync(ctx.Redis.ConnectionString);
-        var o = ctx.Options;
-        var pointIndex = 0;
+        BenchContext.Progress($"{ctx.Name}: end-to-end warm-up (not recorded)");
+        return RunPointAsync(ctx, "e2e-warmup", 500, 100);
+    }
 
-        // Warms the fan-out path so the first point is not the slowest for the wrong reason: profiled, the
-        // gateway's tiered JIT was still spending a tenth of its CPU on that path a few seconds in.
-        BenchContext.Progress("end-to-end: warm-up (not recorded)");
-        await RunPointAsync(ctx, mux, ctx.Collection("e2e-warmup"), 500, 100, o.EndToEndWarmup, o.EndToEndMeasure);
-
-        var points = new List<EndToEndPoint>();
-        foreach (var subscribers in SubscriberCounts)
-            foreach (var rate in Rates)
-            {
-                BenchContext.Progress($"end-to-end: {rate} writes/s, {subscribers} subscribers");
-                var point = await RunPointAsync(ctx, mux, ctx.Collection($"e2e-{pointIndex++}"), rate, subscribers, o.EndToEndWarmup, o.EndToEndMeasure);
-                points.Add(point);
-                Report(point);
-            }
-
-        // The step search, at a fixed fan-out, starts from what the grid found: bisects (geometrically) between
-        // the highest rate that kept p99 within the bound and the lowest that did not, or doubles past the
-        // grid when every rate passed. Bounded in steps, and stops once the bracket is within 15%.
-        var steps = new List<EndToEndPoint>();
-        var atFanOut = points.Where(p => p.Subscribers == SearchSubscribers).ToList();
-        int? good = atFanOut.Where(Passes).Select(p => (int?)p.TargetWritesPerSecond).Max();
-        int? bad = atFanOut.Where(p => !Passes(p) && p.TargetWritesPerSecond > (good ?? 0)).Select(p => (int?)p.TargetWritesPerSecond).Min();
-        var failure = atFanOut.FirstOrDefault(p => p.TargetWritesPerSecond == bad) is { } f ? Why(f) : null;
-        while (steps.Count < o.StepSearchMaxSteps && !ctx.Ct.IsCancellationRequested)
+    /// <summary>
+    /// The grid and each gateway's step search, every point taken on both gateways back to back. Returns each
+    /// gateway's points and search.
+    /// </summary>
+    public static async Task<Pair<EndToEndResult>> CompareAsync(Alternation both, int maxSteps)
+    {
+        await both.BothAsync("e2e", async ctx => { await WarmUpAsync(ctx); return ""; });
+        var index = 0;
+        var grid = new List<Pair<EndToEndPoint>>();
+        foreach (var (rate, subscribers) in Grid)
         {
-            if (good is { } passed && bad is { } failed && failed < passed * 1.15) break;
-            var rate = (good, bad) switch
+            var at = index++;
+            grid.Add(await both.BothAsync("e2e", ctx => PointAsync(ctx, rate, subscribers, at)));
+        }
+        var searches = new[] { both.RedisSync, both.Baseline }.ToDictionary(c => c.Kind,
+            c => new StepSearch(grid.Select(p => p.Of(c.Kind)).OfType<EndToEndPoint>(), maxSteps));
+        for (var step = 0; step < maxSteps; step++)
+        {
+            var any = false;
+            foreach (var ctx in both.NextOrder())
+            {
+                if (searches[ctx.Kind].NextRate() is not { } rate) continue;
+                any = true;
+                var at = index++;
+                BenchContext.Progress($"{ctx.Name}: step search {rate} writes/s, {SearchSubscribers} subscribers");
+                if (await both.OneAsync("e2e step search", ctx, c => PointAsync(c, rate, SearchSubscribers, at)) is { } point)
+                    searches[ctx.Kind].Add(point);
+                else searches[ctx.Kind].Stop();
+            }
+            if (!any) break;
+        }
+        return new Pair<EndToEndResult>(searches[Infrastructure.GatewayKind.RedisSync].Result(), searches[Infrastructure.GatewayKind.Baseline].Result());
+    }
+
+    public static async Task<EndToEndPoint> PointAsync(BenchContext ctx, int rate, int subscribers, int index)
+    {
+        BenchContext.Progress($"{ctx.Name}: end-to-end {rate} writes/s, {subscribers} subscribers");
+        var point = await RunPointAsync(ctx, $"e2e-{index}", rate, subscribers);
+        Report(point);
+        return point;
+    }
+
+    /// <summary>
+    /// The step search of one gateway, at a fixed fan-out, starting from what the grid found: bisects
+    /// (geometrically) between the highest rate that kept p99 within the bound and the lowest that did not, or
+    /// doubles past the grid when every rate passed. Bounded in steps; done once the bracket is within 15%.
+    /// </summary>
+    public sealed class StepSearch
+    {
+        private readonly List<EndToEndPoint> _grid;
+        private readonly List<EndToEndPoint> _steps = [];
+        private readonly int _maxSteps;
+        private int? _good, _bad;
+        private string? _failure;
+
+        public StepSearch(IEnumerable<EndToEndPoint> grid, int maxSteps)
+        {
+            _grid = [.. grid];
+            _maxSteps = maxSteps;
+            var atFanOut = _grid.Where(p => p.Subscribers == SearchSubscribers).ToList();
+            _good = atFanOut.Where(Passes).Select(p => (int?)p.TargetWritesPerSecond).Max();
+            _bad = atFanOut.Where(p => !Passes(p) && p.TargetWritesPerSecond > (_good ?? 0)).Select(p => (int?)p.TargetWritesPerSecond).Min();
+            _failure = atFanOut.FirstOrDefault(p => p.TargetWritesPerSecond == _bad) is { } f ? Why(f) : null;
+        }
+
+        private bool _stopped;
+
+        /// <summary>Ends the search (a step failed to run at all).</summary>
+        public void Stop() => _stopped = true;
+
+        /// <summary>The next rate to try, or null when the search is done.</summary>
+        public int? NextRate()
+        {
+            if (_stopped || _steps.Count >= _maxSteps) return null;
+            if (_good is { } passed && _bad is { } failed && failed < passed * 1.15) return null;
+            return (_good, _bad) switch
             {
                 ({ } lo, { } hi) => (int)Math.Round(Math.Sqrt((double)lo * hi)),
                 ({ } lo, null) => lo * 2,
                 (null, { } hi) => Math.Max(1, hi / 2),
                 _ => 100,
             };
-            BenchContext.Progress($"step search: {rate} writes/s, {SearchSubscribers} subscribers");
-            var step = await RunPointAsync(ctx, mux, ctx.Collection($"e2e-{pointIndex++}"), rate, SearchSubscribers, o.EndToEndWarmup, o.EndToEndMeasure);
-            steps.Add(step);
-            Report(step);
-            if (Passes(step)) good = rate;
-            else { bad = rate; failure = Why(step); }
         }
-        var best = points.Concat(steps).Where(Passes).MaxBy(p => p.DeliveriesPerSecond);
-        var bracket = (good, bad) switch
+
+        public void Add(EndToEndPoint step)
         {
-            ({ } lo, { } hi) => $"p99 stays within {P99BoundMs} ms up to {lo:N0} writes/s and not at {hi:N0} ({failure})",
-            ({ } lo, null) => $"p99 stayed within {P99BoundMs} ms at every rate tried, up to {lo:N0} writes/s (step limit)",
-            (null, { } hi) => $"no rate tried kept p99 within {P99BoundMs} ms; lowest tried {hi:N0} writes/s ({failure})",
-            _ => "no step ran",
-        };
-        return new EndToEndResult(points, new StepSearchResult(SearchSubscribers, P99BoundMs, steps, best, bracket));
+            _steps.Add(step);
+            if (Passes(step)) _good = step.TargetWritesPerSecond;
+            else
+            {
+                _bad = step.TargetWritesPerSecond;
+                _failure = Why(step);
+            }
+        }
+
+        public EndToEndResult Result()
+        {
+            var best = _grid.Concat(_steps).Where(Passes).MaxBy(p => p.DeliveriesPerSecond);
+            var bracket = (_good, _bad) switch
+            {
+                ({ } lo, { } hi) => $"p99 stays within {P99BoundMs} ms up to {lo:N0} writes/s and not at {hi:N0} ({_failure})",
+                ({ } lo, null) => $"p99 stayed within {P99BoundMs} ms at every rate tried, up to {lo:N0} writes/s (step limit)",
+                (null, { } hi) => $"no rate tried kept p99 within {P99BoundMs} ms; lowest tried {hi:N0} writes/s ({_failure})",
+                _ => "no step ran",
+            };
+            return new EndToEndResult(_grid, new StepSearchResult(SearchSubscribers, P99BoundMs, _steps, best, bracket));
+        }
     }
 
     private static bool Passes(EndToEndPoint p) => p.Sustained && p.Delivery.P99Ms <= P99BoundMs;
@@ -126,7 +185,7 @@ public static class EndToEndBench
 
     private static void Report(EndToEndPoint p) => BenchContext.Progress(
         $"  {p.WritesPerSecond:0} writes/s → {p.DeliveriesPerSecond:0} deliveries/s; delivery {p.Delivery}; " +
-        $"PUT {p.PutResponse}; publish {p.RedisPublish}; dropped {p.SubscribersDropped}; {p.Cpu}");
+        $"PUT {p.PutResponse}; dropped {p.SubscribersDropped}; {p.Cpu}");
 
     /// <summary>The measured window, known before the first write; changes sent outside it are ignored.</summary>
     private sealed class Window
@@ -136,7 +195,7 @@ public static class EndToEndBench
         public bool Contains(long sent) => sent >= Volatile.Read(ref Start) && sent < Volatile.Read(ref End);
     }
 
-    /// <summary>One subscriber's tally. Runs on its client's receive loop only, so no locking but the count.</summary>
+    /// <summary>One subscriber's tally. The client calls it for one message at a time, so no locking but the count.</summary>
     private sealed class Receiver(Window window)
     {
         public readonly List<long> Latencies = new(16 * 1024);
@@ -145,9 +204,9 @@ public static class EndToEndBench
         private long _count;
         public long Count => Interlocked.Read(ref _count);
 
-        public void OnChange(ReadOnlySpan<byte> message, long received)
+        public void OnChange(ChangeArrival change, long received)
         {
-            var sent = SentTicks(message, "\"sentTicks\":"u8);
+            var sent = change.SentTicks;
             if (sent < 0 || !window.Contains(sent)) return;
             Latencies.Add(received - sent);
             Sent.Add(sent);
@@ -168,59 +227,33 @@ public static class EndToEndBench
                 LatencySummary.FromTicks(perChange.Values.Select(v => v.Max).ToList()));
     }
 
-    /// <summary>The number right after <paramref name="marker"/>, or -1. Reads a field without parsing the message.</summary>
-    private static long SentTicks(ReadOnlySpan<byte> message, ReadOnlySpan<byte> marker)
+    private static async Task<EndToEndPoint> RunPointAsync(BenchContext ctx, string purpose, int rate, int subscribers)
     {
-        var at = message.IndexOf(marker);
-        if (at < 0) return -1;
-        return Utf8Parser.TryParse(message[(at + marker.Length)..], out long value, out _) ? value : -1;
-    }
-
-    private static async Task<EndToEndPoint> RunPointAsync(BenchContext ctx, ConnectionMultiplexer mux, string collection,
-        int rate, int subscribers, TimeSpan warmup, TimeSpan measure)
-    {
+        var collection = ctx.Collection(purpose);
         var window = new Window();
         var receivers = Enumerable.Range(0, subscribers).Select(_ => new Receiver(window)).ToArray();
-        var clients = new HubClient?[subscribers];
-        var channel = new RedisChannel($"rs:{{{collection}}}:changes", RedisChannel.PatternMode.Literal);
-        var publishLatencies = new List<long>();
-        Action<RedisChannel, RedisValue> onPublish = (_, message) =>
-        {
-            var received = Clock.Now;
-            // The pub/sub message is netstrings (merge.lua): "11:d:sentTicks" then the value's netstring.
-            var bytes = (byte[])message!;
-            var at = bytes.AsSpan().IndexOf("11:d:sentTicks"u8);
-            if (at < 0) return;
-            var rest = bytes.AsSpan(at + 14);
-            var sent = SentTicks(rest, ":"u8);
-            if (sent < 0 || !window.Contains(sent)) return;
-            lock (publishLatencies) publishLatencies.Add(received - sent);
-        };
-        var subscriber = mux.GetSubscriber();
+        var clients = new Subscriber?[subscribers];
         try
         {
             await ConnectAllAsync(ctx, clients, receivers, collection);
-            await subscriber.SubscribeAsync(channel, onPublish);
-            var (writes, failed, putLatencies, cpu) = await WriteAtRateAsync(ctx, collection, rate, warmup, measure, window);
+            var (writes, failed, putLatencies, cpu) = await WriteAtRateAsync(ctx, collection, rate, ctx.Options.EndToEndWarmup, ctx.Options.EndToEndMeasure, window);
             var expected = writes * subscribers;
             await DrainAsync(receivers, clients, writes);
 
             var seconds = Clock.Seconds(window.End - window.Start);
-            var dropped = clients.Count(c => c is null || c.Closed.IsCompleted);
+            var dropped = clients.Count(c => c is null || c.Closed);
             var resyncs = clients.Sum(c => c?.Resyncs ?? 0);
-            // Closed before the tallies are read, so no receive loop is still appending to them.
+            // Closed before the tallies are read, so no handler is still appending to them.
             await DisposeAllAsync(clients);
             var delivered = receivers.Sum(r => r.Count);
             var (first, last) = Spread(receivers);
             return new EndToEndPoint(rate, subscribers, Math.Round(seconds, 3), writes, failed, Math.Round(writes / seconds, 1),
                 delivered, expected, Math.Round(delivered / seconds, 1),
                 LatencySummary.Merge(receivers.Select(r => r.Latencies)), first, last, Snapshot(putLatencies),
-                Snapshot(publishLatencies), dropped, resyncs,
-                cpu is { } c ? CpuProbe.Between(c.Start, c.End, delivered) : null);
+                dropped, resyncs, cpu is { } c ? CpuProbe.Between(c.Start, c.End, delivered) : null);
         }
         finally
         {
-            await subscriber.UnsubscribeAsync(channel, onPublish);
             await DisposeAllAsync(clients);
         }
     }
@@ -231,10 +264,13 @@ public static class EndToEndBench
         lock (shared) return LatencySummary.FromTicks([.. shared]);
     }
 
-    private static Task DisposeAllAsync(HubClient?[] clients) =>
-        Task.WhenAll(clients.Where(c => c is not null).Select(c => c!.DisposeAsync().AsTask()));
+    private static async Task DisposeAllAsync(Subscriber?[] clients)
+    {
+        await Task.WhenAll(clients.Where(c => c is not null).Select(c => c!.DisposeAsync().AsTask()));
+        Array.Clear(clients);
+    }
 
-    private static async Task ConnectAllAsync(BenchContext ctx, HubClient?[] clients, Receiver[] receivers, string collection)
+    private static async Task ConnectAllAsync(BenchContext ctx, Subscriber?[] clients, Receiver[] receivers, string collection)
     {
         using var gate = new SemaphoreSlim(16);
         await Task.WhenAll(Enumerable.Range(0, clients.Length).Select(async k =>
@@ -242,8 +278,7 @@ public static class EndToEndBench
             await gate.WaitAsync(ctx.Ct);
             try
             {
-                var client = clients[k] = await HubClient.ConnectAsync(ctx.Gateway.HubUri, ctx.Ct);
-                client.OnChange = receivers[k].OnChange;
+                var client = clients[k] = await Subscriber.ConnectAsync(ctx.Gateway.HubUri, receivers[k].OnChange, ctx.Ct);
                 await client.SubscribeAsync(collection, null, TimeSpan.FromSeconds(15));
             }
             finally { gate.Release(); }
@@ -315,7 +350,7 @@ public static class EndToEndBench
     }
 
     /// <summary>Waits (bounded) until every live subscriber holds every measured change, or progress stops.</summary>
-    private static async Task DrainAsync(Receiver[] receivers, HubClient?[] clients, long perSubscriber)
+    private static async Task DrainAsync(Receiver[] receivers, Subscriber?[] clients, long perSubscriber)
     {
         var until = Clock.Now + Clock.Ticks(TimeSpan.FromSeconds(10));
         var lastTotal = -1L;
@@ -324,7 +359,7 @@ public static class EndToEndBench
         {
             var done = true;
             for (var k = 0; k < receivers.Length; k++)
-                if (receivers[k].Count < perSubscriber && clients[k] is { Closed.IsCompleted: false }) done = false;
+                if (receivers[k].Count < perSubscriber && clients[k] is { Closed: false }) done = false;
             if (done) return;
             var total = receivers.Sum(r => r.Count);
             if (total != lastTotal) { lastTotal = total; lastProgress = Clock.Now; }

@@ -30,21 +30,21 @@ public static class MemoryBench
         var collection = ctx.Collection("idle");
         await WarmUpAsync(ctx, collection);
 
-        BenchContext.Progress("memory: idle gateway, waiting for RSS to settle");
+        BenchContext.Progress($"{ctx.Name}: memory: idle, waiting for RSS to settle");
         var cpuStart = ctx.Cpu.Take();
         var idle = await SettleAsync(ctx.Gateway, 0, o.SettleMaxReads);
         // What an idle gateway costs in CPU (timers, Redis heartbeats): the floor under every figure after this.
         var idleCpu = CpuProbe.Between(cpuStart, ctx.Cpu.Take(), 0);
         BenchContext.Progress($"  idle RSS {idle.RssKiB / 1024.0:0.0} MiB{(idle.Settled ? "" : " (not settled)")}; {idleCpu}");
 
-        var clients = new List<HubClient>();
+        var clients = new List<Subscriber>();
         var loaded = new List<MemoryPoint>();
         var connectTicks = 0L;
         try
         {
             foreach (var target in new[] { o.IdleSubscribers / 2, o.IdleSubscribers })
             {
-                BenchContext.Progress($"memory: connecting and subscribing up to {target} idle subscribers");
+                BenchContext.Progress($"{ctx.Name}: memory: connecting and subscribing up to {target} idle subscribers");
                 var t0 = Clock.Now;
                 await ConnectAsync(ctx, clients, target - clients.Count, collection);
                 connectTicks += Clock.Now - t0;
@@ -52,7 +52,7 @@ public static class MemoryBench
                 loaded.Add(point);
                 BenchContext.Progress($"  {point.Connections} subscribers: RSS {point.RssKiB / 1024.0:0.0} MiB{(point.Settled ? "" : " (not settled)")}");
             }
-            var lost = clients.Count(c => c.Closed.IsCompleted);
+            var lost = clients.Count(c => c.Closed);
             var full = loaded[^1];
             var half = loaded[0];
             return new MemoryResult(idle, idleCpu, loaded,
@@ -62,7 +62,7 @@ public static class MemoryBench
         }
         finally
         {
-            BenchContext.Progress($"memory: closing {clients.Count} connections");
+            BenchContext.Progress($"{ctx.Name}: memory: closing {clients.Count} connections");
             await Task.WhenAll(clients.Select(c => c.DisposeAsync().AsTask()));
         }
     }
@@ -70,13 +70,12 @@ public static class MemoryBench
     /// <summary>Exercises writes and the hub once, so first-use costs (JIT, pools) fall before the idle reading.</summary>
     private static async Task WarmUpAsync(BenchContext ctx, string collection)
     {
-        var clients = new List<HubClient>();
+        var clients = new List<Subscriber>();
         try
         {
-            await ConnectAsync(ctx, clients, 10, collection);
             var got = 0;
             var all = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            foreach (var c in clients) c.OnChange = (_, _) => { if (Interlocked.Increment(ref got) == 10 * 20) all.TrySetResult(); };
+            await ConnectAsync(ctx, clients, 10, collection, (_, _) => { if (Interlocked.Increment(ref got) == 10 * 20) all.TrySetResult(); });
             for (var i = 0; i < 20; i++) await ctx.Http.PutAsync(collection, $"warm{i}", 1, i, Clock.Now);
             await all.Task.WaitAsync(TimeSpan.FromSeconds(10));
         }
@@ -87,7 +86,7 @@ public static class MemoryBench
     }
 
     /// <summary>Adds <paramref name="count"/> subscribed connections; each joins the list as soon as it exists, so it is closed even if another fails.</summary>
-    private static async Task ConnectAsync(BenchContext ctx, List<HubClient> clients, int count, string collection)
+    private static async Task ConnectAsync(BenchContext ctx, List<Subscriber> clients, int count, string collection, ChangeReceived? onChange = null)
     {
         using var gate = new SemaphoreSlim(32);
         await Task.WhenAll(Enumerable.Range(0, count).Select(async _ =>
@@ -95,7 +94,7 @@ public static class MemoryBench
             await gate.WaitAsync(ctx.Ct);
             try
             {
-                var client = await HubClient.ConnectAsync(ctx.Gateway.HubUri, ctx.Ct);
+                var client = await Subscriber.ConnectAsync(ctx.Gateway.HubUri, onChange, ctx.Ct);
                 lock (clients) clients.Add(client);
                 await client.SubscribeAsync(collection, null, TimeSpan.FromSeconds(30));
             }

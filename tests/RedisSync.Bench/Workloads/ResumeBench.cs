@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 using RedisSync.Bench.Clients;
 using RedisSync.Bench.Measurement;
 
@@ -25,7 +26,7 @@ public static class ResumeBench
         if (GatewayHttp.Failure(status) is { } failure) throw new InvalidOperationException($"resume setup: {failure}");
         var after = GatewayHttp.LastSeq(body) ?? throw new InvalidOperationException("resume setup: no seq in the write result");
 
-        BenchContext.Progress($"resume: writing {o.ResumeChanges} changes the client misses");
+        BenchContext.Progress($"{ctx.Name}: resume: writing {o.ResumeChanges} changes the client misses");
         var writeStart = Clock.Now;
         const int batch = 100;
         string? last = null;
@@ -41,7 +42,7 @@ public static class ResumeBench
         var runs = new List<ResumeRun>();
         for (var run = 0; run < o.ResumeRuns && !ctx.Ct.IsCancellationRequested; run++)
         {
-            BenchContext.Progress($"resume: resubscribing after {o.ResumeChanges} missed changes (run {run + 1} of {o.ResumeRuns})");
+            BenchContext.Progress($"{ctx.Name}: resume: resubscribing after {o.ResumeChanges} missed changes (run {run + 1} of {o.ResumeRuns})");
             runs.Add(await ResubscribeAsync(ctx, collection, after, last!, o.ResumeChanges));
             BenchContext.Progress($"  held all in {runs[^1].HeldAllMs:0.0} ms, Subscribe returned in {runs[^1].SubscribeReturnedMs:0.0} ms");
         }
@@ -51,35 +52,25 @@ public static class ResumeBench
 
     private static async Task<ResumeRun> ResubscribeAsync(BenchContext ctx, string collection, string after, string last, int expected)
     {
-        await using var client = await HubClient.ConnectAsync(ctx.Gateway.HubUri, ctx.Ct);
         var received = 0;
         var inOrder = true;
         var previous = after;
         var heldAll = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
-        client.OnChange = (message, at) =>
+        // The client hands over one change at a time, in order of arrival.
+        await using var client = await Subscriber.ConnectAsync(ctx.Gateway.HubUri, (change, at) =>
         {
-            var seq = Seq(message);
-            if (seq is null || CompareSeq(seq, previous) <= 0) inOrder = false;
-            previous = seq ?? previous;
+            if (change.Seq is not { } seq || CompareSeq(seq, previous) <= 0) inOrder = false;
+            previous = change.Seq ?? previous;
             if (++received == expected) heldAll.TrySetResult(at);
-        };
+        }, ctx.Ct);
 
         var start = Clock.Now;
         var result = await client.SubscribeAsync(collection, after, TimeSpan.FromSeconds(60));
         var returned = Clock.Now;
         var held = heldAll.Task.IsCompleted ? await heldAll.Task : await heldAll.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        var replayed = result is JsonElement { ValueKind: JsonValueKind.Object } r && r.TryGetProperty("replayed", out var n) ? n.GetInt32() : -1;
         return new ResumeRun(Math.Round(Clock.Ms(held - start), 1), Math.Round(Clock.Ms(returned - start), 1), received,
-            result.GetProperty("replayed").GetInt32(), inOrder, previous == last);
-    }
-
-    /// <summary>The event's <c>seq</c>: its first "seq" property (the change's own, before the record's).</summary>
-    private static string? Seq(ReadOnlySpan<byte> message)
-    {
-        var at = message.IndexOf("\"seq\":\""u8);
-        if (at < 0) return null;
-        var rest = message[(at + 7)..];
-        var end = rest.IndexOf((byte)'"');
-        return end < 0 ? null : System.Text.Encoding.ASCII.GetString(rest[..end]);
+            replayed, inOrder, previous == last);
     }
 
     /// <summary>Orders stream ids ("ms-n"); clients never parse a seq, but a benchmark checking order may.</summary>
