@@ -12,7 +12,8 @@ public sealed class RedisSentinel : IAsyncDisposable
     public const int DownAfterMs = 1000;
     public const int FailoverTimeoutMs = 5000;
 
-    private static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
+    // A restarted master is turned into a replica only after the sentinels see it up again: 15-20 s here.
+    private static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(60);
     private const string SentinelReadyLine = "Sentinel ID is";
 
     private readonly RedisServer[] _dataNodes;
