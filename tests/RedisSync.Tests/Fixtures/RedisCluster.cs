@@ -3,7 +3,7 @@ using System.Globalization;
 namespace RedisSync.Tests.Fixtures;
 
 /// <summary>One node of a <see cref="RedisCluster"/>: its redis-server process and its cluster node id.</summary>
-public sealed class ClusterNode(RedisServer server, string id)
+public sealed class RedisNode(RedisServer server, string id)
 {
     public RedisServer Server { get; } = server;
 
@@ -35,19 +35,19 @@ public sealed class RedisCluster : IAsyncDisposable
     private static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
     private static readonly Lazy<Task<RedisCluster>> Shared = new(StartSharedAsync);
 
-    private readonly ClusterNode[] _nodes;
+    private readonly RedisNode[] _nodes;
     private readonly int _replicasPerMaster;
     // A slot of each master killed here, to find who took its slots over.
     private readonly Dictionary<string, int> _slotOfKilledMaster = new(StringComparer.Ordinal);
 
-    private RedisCluster(ClusterNode[] nodes, int replicasPerMaster)
+    private RedisCluster(RedisNode[] nodes, int replicasPerMaster)
     {
         _nodes = nodes;
         _replicasPerMaster = replicasPerMaster;
     }
 
     /// <summary>Every node, started as masters first, then replicas (roles change with failovers).</summary>
-    public IReadOnlyList<ClusterNode> Nodes => _nodes;
+    public IReadOnlyList<RedisNode> Nodes => _nodes;
 
     /// <summary>StackExchange.Redis configuration naming every node.</summary>
     public string ConnectionString =>
@@ -95,7 +95,7 @@ public sealed class RedisCluster : IAsyncDisposable
             if (!created.Contains("All 16384 slots covered", StringComparison.Ordinal))
                 throw new InvalidOperationException("redis-cli --cluster create failed:\n" + created);
             var ids = await Task.WhenAll(servers.Select(async s => (await s.CliCheckedAsync("CLUSTER", "MYID")).Trim()));
-            var cluster = new RedisCluster(servers.Select((s, i) => new ClusterNode(s, ids[i])).ToArray(), replicasPerMaster);
+            var cluster = new RedisCluster(servers.Select((s, i) => new RedisNode(s, ids[i])).ToArray(), replicasPerMaster);
             await cluster.WaitUntilHealthyAsync();
             return cluster;
         }
@@ -107,14 +107,14 @@ public sealed class RedisCluster : IAsyncDisposable
     }
 
     /// <summary>Runs one command on <paramref name="node"/> with redis-cli; returns what it printed.</summary>
-    public Task<string> CliAsync(ClusterNode node, params string[] args) => node.Server.CliAsync(args);
+    public Task<string> CliAsync(RedisNode node, params string[] args) => node.Server.CliAsync(args);
 
     /// <summary>One INFO section of <paramref name="node"/> as name → value.</summary>
-    public Task<IReadOnlyDictionary<string, string>> InfoAsync(ClusterNode node, string section = "default") =>
+    public Task<IReadOnlyDictionary<string, string>> InfoAsync(RedisNode node, string section = "default") =>
         node.Server.InfoAsync(section);
 
     /// <summary>CLUSTER INFO of <paramref name="node"/> as name → value (state, epochs, bus message counters).</summary>
-    public async Task<IReadOnlyDictionary<string, string>> ClusterInfoAsync(ClusterNode node) =>
+    public async Task<IReadOnlyDictionary<string, string>> ClusterInfoAsync(RedisNode node) =>
         RedisServer.ParseFields(await node.Server.CliCheckedAsync("CLUSTER", "INFO"));
 
     /// <summary>The hash slot of <paramref name="key"/>, as Redis computes it.</summary>
@@ -122,21 +122,21 @@ public sealed class RedisCluster : IAsyncDisposable
         int.Parse((await Live().First().Server.CliCheckedAsync("CLUSTER", "KEYSLOT", key)).Trim(), CultureInfo.InvariantCulture);
 
     /// <summary>The master that owns <paramref name="slot"/>, once all running nodes agree on it.</summary>
-    public async Task<ClusterNode> MasterOfSlotAsync(int slot) => Node((await AgreedViewAsync()).OwnerOf(slot));
+    public async Task<RedisNode> MasterOfSlotAsync(int slot) => Node((await AgreedViewAsync()).OwnerOf(slot));
 
     /// <summary>The master that owns the slot of <paramref name="key"/>.</summary>
-    public async Task<ClusterNode> MasterOfAsync(string key) => await MasterOfSlotAsync(await KeySlotAsync(key));
+    public async Task<RedisNode> MasterOfAsync(string key) => await MasterOfSlotAsync(await KeySlotAsync(key));
 
     /// <summary>The masters that own slots, once all running nodes agree.</summary>
-    public async Task<IReadOnlyList<ClusterNode>> MastersAsync() =>
+    public async Task<IReadOnlyList<RedisNode>> MastersAsync() =>
         (await AgreedViewAsync()).Nodes.Values.Where(n => n.IsMaster && n.SlotCount > 0).Select(n => Node(n.Id)).ToArray();
 
     /// <summary>The replicas (running or not) the cluster lists under <paramref name="master"/>.</summary>
-    public async Task<IReadOnlyList<ClusterNode>> ReplicasOfAsync(ClusterNode master) =>
+    public async Task<IReadOnlyList<RedisNode>> ReplicasOfAsync(RedisNode master) =>
         (await AgreedViewAsync()).Nodes.Values.Where(n => n.MasterId == master.Id).Select(n => Node(n.Id)).ToArray();
 
     /// <summary>SIGKILLs the master that owns <paramref name="key"/>'s slot; returns it (see <see cref="WaitForFailoverAsync"/>).</summary>
-    public async Task<ClusterNode> KillMasterOfAsync(string key)
+    public async Task<RedisNode> KillMasterOfAsync(string key)
     {
         var slot = await KeySlotAsync(key);
         var master = await MasterOfSlotAsync(slot);
@@ -146,7 +146,7 @@ public sealed class RedisCluster : IAsyncDisposable
     }
 
     /// <summary>SIGKILLs <paramref name="node"/> (e.g. a replica, to see what WAIT answers without it).</summary>
-    public async Task KillAsync(ClusterNode node)
+    public async Task KillAsync(RedisNode node)
     {
         var view = await AgreedViewAsync();
         if (view.Nodes[node.Id] is { IsMaster: true, SlotCount: > 0 } master)
@@ -159,7 +159,7 @@ public sealed class RedisCluster : IAsyncDisposable
     /// node marks it <c>fail</c>, its slots belong to a running master, and every running node is back to
     /// <c>cluster_state:ok</c> with the same slot map. Returns the replica promoted in its place.
     /// </summary>
-    public async Task<ClusterNode> WaitForFailoverAsync(ClusterNode killed, TimeSpan? timeout = null)
+    public async Task<RedisNode> WaitForFailoverAsync(RedisNode killed, TimeSpan? timeout = null)
     {
         int slot;
         lock (_slotOfKilledMaster)
@@ -177,7 +177,7 @@ public sealed class RedisCluster : IAsyncDisposable
     /// the node that took its slots; returns once every running node lists it as healthy and its
     /// replication link is up (<c>master_link_status:up</c>).
     /// </summary>
-    public async Task RestartAsync(ClusterNode node, TimeSpan? timeout = null)
+    public async Task RestartAsync(RedisNode node, TimeSpan? timeout = null)
     {
         await node.Server.RestartAsync();
         await WaitUntilHealthyAsync(timeout);
@@ -216,7 +216,7 @@ public sealed class RedisCluster : IAsyncDisposable
     /// Keys are read line by line from redis-cli, so they must not contain newlines (RedisSync's never do).
     /// Returns the number of keys moved, once every running node agrees that <paramref name="to"/> owns the slot.
     /// </summary>
-    public async Task<int> MigrateSlotAsync(int slot, ClusterNode to, int batchSize = 100, TimeSpan? timeout = null)
+    public async Task<int> MigrateSlotAsync(int slot, RedisNode to, int batchSize = 100, TimeSpan? timeout = null)
     {
         var limit = timeout ?? DefaultTimeout;
         using var deadline = new CancellationTokenSource(limit);
@@ -262,9 +262,9 @@ public sealed class RedisCluster : IAsyncDisposable
         foreach (var node in _nodes) node.Server.Kill();
     }
 
-    private IEnumerable<ClusterNode> Live() => _nodes.Where(n => n.Server.IsRunning);
+    private IEnumerable<RedisNode> Live() => _nodes.Where(n => n.Server.IsRunning);
 
-    private ClusterNode Node(string id) => _nodes.First(n => n.Id == id);
+    private RedisNode Node(string id) => _nodes.First(n => n.Id == id);
 
     /// <summary>The slot map once all running nodes report the same one.</summary>
     private async Task<ClusterView> AgreedViewAsync() =>
