@@ -80,6 +80,13 @@ public class GatewayFactory : WebApplicationFactory<Program>, IAsyncLifetime
         _ownsRedis = false;
     }
 
+    /// <summary>Uses an already running cluster; it is not stopped with this gateway.</summary>
+    protected void UseCluster(RedisCluster shared)
+    {
+        Cluster = shared;
+        _ownsRedis = false;
+    }
+
     /// <summary>Uses the Redis <paramref name="other"/> (already started) runs on: its server, or the cluster.</summary>
     protected void UseRedisOf(GatewayFactory other)
     {

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 
 namespace RedisSync.Tests.Fixtures;
 
@@ -183,6 +184,26 @@ public sealed class RedisServer : IAsyncDisposable
             p.WaitForExit(10_000);
         }
     }
+
+    /// <summary>
+    /// Stops the process with SIGSTOP: its sockets stay open and peers see nothing wrong, but it answers
+    /// nothing (a replica that never acknowledges, a hung master). <see cref="Resume"/> continues it.
+    /// </summary>
+    public void Suspend() => Signal(SigStop);
+
+    /// <summary>Continues a <see cref="Suspend"/>ed process (SIGCONT).</summary>
+    public void Resume() => Signal(SigCont);
+
+    private const int SigCont = 18, SigStop = 19; // Linux
+
+    private void Signal(int signal)
+    {
+        if (_process is not { HasExited: false } p) throw new InvalidOperationException($"redis-server on port {Port} is not running");
+        if (Kill(p.Id, signal) != 0) throw new InvalidOperationException($"kill({p.Id}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}");
+    }
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
 
     /// <summary>Starts the server again on the same port and data directory.</summary>
     public Task RestartAsync() => StartProcessAsync();
