@@ -127,3 +127,46 @@ public sealed class ClusterFixtureTests(ITestOutputHelper output)
     private static string Format(System.Net.EndPoint? endPoint) =>
         endPoint is System.Net.IPEndPoint ip ? $"{ip.Address}:{ip.Port}" : endPoint?.ToString() ?? "";
 }
+
+/// <summary>The switch between a server per fixture and the shared cluster (REDISSYNC_TEST_REDIS).</summary>
+public sealed class TestRedisModeTests
+{
+    [Fact]
+    public async Task AGatewayFixtureStoresItsCollectionsWhereTheModeSays()
+    {
+        await using var gateway = new GatewayFactory();
+        await ((IAsyncLifetime)gateway).InitializeAsync();
+        var c = Unique.Collection("mode");
+        var http = gateway.ClientWithKey();
+        (await http.PutAsync($"/api/v1/collections/{c}/records/r1",
+            new StringContent("""{"version":1,"data":{"a":1}}""", System.Text.Encoding.UTF8, "application/json"))).EnsureSuccessStatusCode();
+        var key = $"rs:{{{c}}}:r:r1";
+
+        Assert.Equal(TestRedis.OnCluster, gateway.Cluster is not null);
+        if (gateway.Cluster is { } cluster)
+        {
+            Assert.Same(await RedisCluster.SharedAsync(), cluster);
+            Assert.Throws<InvalidOperationException>(() => gateway.Redis);
+            // The record lives on the master that owns its collection's hash tag, and only there.
+            var slot = (await cluster.KeySlotAsync(key)).ToString(CultureInfo.InvariantCulture);
+            var owner = await cluster.MasterOfAsync(key);
+            Assert.Equal("1", (await cluster.CliAsync(owner, "EXISTS", key)).Trim());
+            foreach (var master in (await cluster.MastersAsync()).Where(m => m != owner))
+                Assert.Equal("0", (await cluster.CliAsync(master, "CLUSTER", "COUNTKEYSINSLOT", slot)).Trim());
+        }
+        else
+        {
+            Assert.Equal("1", (await gateway.Redis.CliAsync("EXISTS", key)).Trim());
+        }
+    }
+
+    [Fact]
+    public async Task AFixtureThatOptsOutHasAServerOfItsOwnInEitherMode()
+    {
+        await using var gateway = new GatewayFactory { OwnRedisServer = true };
+        await ((IAsyncLifetime)gateway).InitializeAsync();
+        Assert.Null(gateway.Cluster);
+        Assert.Equal(gateway.Redis.ConnectionString, gateway.RedisConnectionString);
+        Assert.Equal("PONG", (await gateway.Redis.CliAsync("PING")).Trim());
+    }
+}
