@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Net.Http.Json;
 using RedisSync.Tests.Fixtures;
 using StackExchange.Redis;
 using Xunit.Abstractions;
@@ -53,5 +54,53 @@ public sealed class SentinelClientTests(ITestOutputHelper output)
         await db.StringSetAsync("k", "after");
         Assert.Equal("after", (await promoted.CliCheckedAsync("GET", "k")).Trim());
         Assert.Contains(events.Of("ConnectionRestored"), e => e.EndPoint == promoted.EndPoint);
+    }
+}
+
+/// <summary>The gateway as it is, given a <c>serviceName=</c> configuration string.</summary>
+public sealed class GatewayOnSentinelTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task TheGatewayWritesAndDeliversThroughSentinelAndAgainAfterAFailover()
+    {
+        await using var sentinel = await RedisSentinel.StartAsync();
+        var clock = Stopwatch.StartNew();
+        await using var gateway = await LiveGateway.StartAsync(new SentinelGateway(sentinel));
+        var http = gateway.HttpClient();
+        await Poll.UntilAsync(async () => (await http.GetAsync("/health/ready")).IsSuccessStatusCode, TimeSpan.FromSeconds(30), "/health/ready");
+        output.WriteLine($"ready {clock.ElapsedMilliseconds} ms after start");
+        var c = Unique.Collection("sentinel");
+        await using var hub = await gateway.ConnectHubAsync();
+        await hub.SubscribeAsync(c);
+        var before = await Realtime.RealtimeHelpers.PutAsync(http, c, "before", new { x = 1 });
+        Assert.Equal(before, Realtime.RealtimeHelpers.Seq((await hub.NextChangesAsync(1, TimeSpan.FromSeconds(30)))[0]));
+
+        var killedAt = clock.Elapsed;
+        var killed = await sentinel.KillMasterAsync();
+        var promoted = await sentinel.WaitForFailoverAsync(killed);
+        output.WriteLine($"sentinels agreed on {promoted.EndPoint} after {(clock.Elapsed - killedAt).TotalMilliseconds:0} ms");
+        string? after = null;
+        var statuses = new Dictionary<int, int>();
+        await Poll.UntilAsync(async () =>
+        {
+            var response = await http.PutAsync($"/api/v1/collections/{c}/records/after",
+                new StringContent("""{"version":1,"data":{"y":2}}""", System.Text.Encoding.UTF8, "application/json"));
+            statuses[(int)response.StatusCode] = statuses.GetValueOrDefault((int)response.StatusCode) + 1;
+            if (!response.IsSuccessStatusCode) return false;
+            after = (await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("seq").GetString();
+            return true;
+        }, TimeSpan.FromSeconds(60), "a write to succeed after the failover");
+        output.WriteLine($"first 2xx write {(clock.Elapsed - killedAt).TotalMilliseconds:0} ms after the kill; answers meanwhile: {string.Join(", ", statuses.Select(s => $"{s.Value} x {s.Key}"))}");
+        Assert.Equal(after, Realtime.RealtimeHelpers.Seq((await hub.NextChangesAsync(1, TimeSpan.FromSeconds(30)))[0]));
+        Assert.Contains("after", await promoted.CliCheckedAsync("ZRANGE", $"rs:{{{c}}}:ids", "0", "-1"));
+    }
+
+    private sealed class SentinelGateway : LiveGateway
+    {
+        public SentinelGateway(RedisSentinel sentinel)
+        {
+            UseRedis(sentinel.DataNodes[0]); // not stopped by the gateway; the fixture owns it
+            Settings["Redis:ConnectionString"] = sentinel.ConnectionString;
+        }
     }
 }
