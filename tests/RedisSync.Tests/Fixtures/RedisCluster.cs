@@ -73,7 +73,7 @@ public sealed class RedisCluster : IAsyncDisposable
     {
         var count = masters * (1 + replicasPerMaster);
         var ports = RedisServer.FreePorts(count * 2);
-        var servers = await Task.WhenAll(Enumerable.Range(0, count).Select(i => RedisServer.StartWithAsync(ports[i],
+        var starting = Enumerable.Range(0, count).Select(i => RedisServer.StartWithAsync(ports[i],
         [
             "--cluster-enabled", "yes",
             // Relative to --dir, so each node's nodes.conf lies in its own directory.
@@ -84,7 +84,17 @@ public sealed class RedisCluster : IAsyncDisposable
             "--appendonly", "yes",
             "--save", "",
             .. extraArgs,
-        ])));
+        ])).ToArray();
+        RedisServer[] servers;
+        try
+        {
+            servers = await Task.WhenAll(starting);
+        }
+        catch
+        {
+            foreach (var started in starting.Where(t => t.IsCompletedSuccessfully)) await started.Result.DisposeAsync();
+            throw;
+        }
         try
         {
             var created = await servers[0].CliAsync(
@@ -257,9 +267,10 @@ public sealed class RedisCluster : IAsyncDisposable
         foreach (var node in _nodes) await node.Server.DisposeAsync();
     }
 
+    // Process exit cannot await; RedisServer's disposal (SIGKILL, delete its directory) completes synchronously.
     private void Stop()
     {
-        foreach (var node in _nodes) node.Server.Kill();
+        foreach (var node in _nodes) node.Server.DisposeAsync().AsTask().GetAwaiter().GetResult();
     }
 
     private IEnumerable<RedisNode> Live() => _nodes.Where(n => n.Server.IsRunning);

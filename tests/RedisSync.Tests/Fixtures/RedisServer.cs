@@ -142,11 +142,15 @@ public sealed class RedisServer : IAsyncDisposable
         return fields;
     }
 
-    // redis-cli prints an error reply as its text (its exit code is 1 only when it cannot connect).
-    private static bool IsErrorReply(string output) =>
-        output.StartsWith("ERR", StringComparison.Ordinal) || output.StartsWith("(error)", StringComparison.Ordinal)
-        || output.StartsWith("Could not connect", StringComparison.Ordinal) || output.StartsWith("NOAUTH", StringComparison.Ordinal)
-        || output.StartsWith("WRONGPASS", StringComparison.Ordinal) || output.StartsWith("NOPERM", StringComparison.Ordinal);
+    // redis-cli prints an error reply as its bare text (its exit code is 1 only when it cannot connect), so
+    // an error is told from a value by its leading code.
+    private static readonly string[] ErrorPrefixes =
+    [
+        "ERR", "(error)", "Could not connect", "NOAUTH", "WRONGPASS", "NOPERM", "WRONGTYPE", "MOVED", "ASK ", "TRYAGAIN",
+        "CLUSTERDOWN", "BUSYKEY", "IOERR", "NOSCRIPT", "LOADING", "READONLY", "MASTERDOWN", "CROSSSLOT",
+    ];
+
+    private static bool IsErrorReply(string output) => ErrorPrefixes.Any(p => output.StartsWith(p, StringComparison.Ordinal));
 
     private async Task<string> RunCliAsync(string[] args, TimeSpan timeout)
     {
