@@ -158,7 +158,9 @@ public sealed class RedisCluster : IAsyncDisposable
     /// <summary>SIGKILLs <paramref name="node"/> (e.g. a replica, to see what WAIT answers without it).</summary>
     public async Task KillAsync(RedisNode node)
     {
-        var view = await AgreedViewAsync();
+        // One other node's view is enough to remember a slot, and keeps the kill close to the call.
+        var witness = Live().First(n => n != node);
+        var view = ClusterView.Parse(witness.Id, "", await witness.Server.CliCheckedAsync("CLUSTER", "NODES"));
         if (view.Nodes[node.Id] is { IsMaster: true, SlotCount: > 0 } master)
             lock (_slotOfKilledMaster) _slotOfKilledMaster[node.Id] = master.Slots[0].From;
         node.Server.Kill();
