@@ -9,26 +9,30 @@ using StackExchange.Redis;
 namespace RedisSync.Tests.Merge;
 
 /// <summary>
-/// A real redis-server and a <see cref="RecordStore"/> over it, one per test class: merge.lua runs exactly as
-/// in production, without the HTTP layer in front of it. Tests use unique collection names.
+/// A real Redis and a <see cref="RecordStore"/> over it, one per test class: merge.lua runs exactly as in
+/// production, without the HTTP layer in front of it. Its own redis-server, or the shared cluster when
+/// <see cref="TestRedis.OnCluster"/>. Tests use unique collection names.
 /// </summary>
 public sealed class MergeStoreFixture : IAsyncLifetime
 {
-    public RedisServer Redis { get; private set; } = null!;
+    private RedisServer? _redis;
+
     public ConnectionMultiplexer Connection { get; private set; } = null!;
     public RecordStore Store { get; private set; } = null!;
 
     public async Task InitializeAsync()
     {
-        Redis = await RedisServer.StartAsync();
-        Connection = await ConnectionMultiplexer.ConnectAsync(Redis.ConnectionString);
+        string connectionString;
+        if (TestRedis.OnCluster) connectionString = (await RedisCluster.SharedAsync()).ConnectionString;
+        else connectionString = (_redis = await RedisServer.StartAsync()).ConnectionString;
+        Connection = await ConnectionMultiplexer.ConnectAsync(connectionString);
         Store = new RecordStore(Connection, Options.Create(new SyncOptions()));
     }
 
     public async Task DisposeAsync()
     {
         Connection.Dispose();
-        await Redis.DisposeAsync();
+        if (_redis is not null) await _redis.DisposeAsync();
     }
 }
 
