@@ -269,9 +269,11 @@ public sealed class RedisCluster : IAsyncDisposable
         foreach (var node in _nodes) await node.Server.DisposeAsync();
     }
 
-    // Process exit cannot await; RedisServer's disposal (SIGKILL, delete its directory) completes synchronously.
+    // The test host may be ended soon after its exit handlers start: every node gets its SIGKILL first, then
+    // directories are removed (what is left is removed by the next run, see RedisServer).
     private void Stop()
     {
+        foreach (var node in _nodes) node.Server.KillNow();
         foreach (var node in _nodes) node.Server.DisposeAsync().AsTask().GetAwaiter().GetResult();
     }
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
@@ -189,6 +190,12 @@ public sealed class RedisServer : IAsyncDisposable
         }
     }
 
+    /// <summary>Sends SIGKILL without waiting (to stop many servers at once when time is short).</summary>
+    internal void KillNow()
+    {
+        if (_process is { HasExited: false } p) p.Kill();
+    }
+
     /// <summary>
     /// Stops the process with SIGSTOP: its sockets stay open and peers see nothing wrong, but it answers
     /// nothing (a replica that never acknowledges, a hung master). <see cref="Resume"/> continues it.
@@ -232,6 +239,7 @@ public sealed class RedisServer : IAsyncDisposable
         var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var output = new System.Collections.Concurrent.ConcurrentQueue<string>();
         _process = Process.Start(psi) ?? throw new InvalidOperationException("could not start redis-server");
+        await File.WriteAllTextAsync(Path.Combine(Directory, ServerPidFile), _process.Id.ToString(CultureInfo.InvariantCulture));
         _process.OutputDataReceived += (_, e) =>
         {
             if (e.Data is null) return;
@@ -270,12 +278,49 @@ public sealed class RedisServer : IAsyncDisposable
         return ports;
     }
 
+    private const string DirectoryPrefix = "redissync-test-";
+    private const string OwnerPidFile = "test-host.pid", ServerPidFile = "redis-server.pid";
+    private static readonly Lazy<int> LeftoversRemoved = new(RemoveLeftovers);
+
     private static string NewDirectory()
     {
-        var dir = Path.Combine(Path.GetTempPath(), "redissync-test-" + Guid.NewGuid().ToString("N")[..12]);
+        _ = LeftoversRemoved.Value;
+        var dir = Path.Combine(Path.GetTempPath(), DirectoryPrefix + Guid.NewGuid().ToString("N")[..12]);
         System.IO.Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, OwnerPidFile), Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
         return dir;
     }
+
+    /// <summary>
+    /// A test host that was killed, or whose exit was cut short before the shared cluster was stopped, leaves
+    /// servers running and directories behind. Once per test run, those of test hosts no longer alive are
+    /// removed: a server only when it still runs in that very directory (a reused pid is left alone).
+    /// </summary>
+    private static int RemoveLeftovers()
+    {
+        var removed = 0;
+        foreach (var dir in System.IO.Directory.GetDirectories(Path.GetTempPath(), DirectoryPrefix + "*"))
+        {
+            try
+            {
+                if (ReadPid(Path.Combine(dir, OwnerPidFile)) is not { } owner || System.IO.Directory.Exists($"/proc/{owner}")) continue;
+                if (ReadPid(Path.Combine(dir, ServerPidFile)) is { } server && System.IO.Directory.Exists($"/proc/{server}")
+                    && new DirectoryInfo($"/proc/{server}/cwd").ResolveLinkTarget(false)?.FullName == dir)
+                {
+                    using var orphan = Process.GetProcessById(server);
+                    orphan.Kill();
+                    orphan.WaitForExit(5000);
+                }
+                System.IO.Directory.Delete(dir, recursive: true);
+                removed++;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException) { }
+        }
+        return removed;
+    }
+
+    private static int? ReadPid(string file) =>
+        File.Exists(file) && int.TryParse(File.ReadAllText(file).Trim(), CultureInfo.InvariantCulture, out var pid) ? pid : null;
 
     public ValueTask DisposeAsync()
     {
