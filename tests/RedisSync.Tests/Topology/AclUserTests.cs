@@ -17,7 +17,8 @@ public sealed class AclUserTests(ITestOutputHelper output)
     public static readonly string[] GatewayRules =
     [
         "resetkeys", "~rs:*", "%R~__Booksleeve_TieBreak", "resetchannels", "&rs:*", "&__Booksleeve_MasterChanged", "-@all",
-        // Connecting: what StackExchange.Redis sends (HELLO and AUTH need no permission).
+        // Connecting: what StackExchange.Redis sends (HELLO and AUTH need no permission). Without ECHO, CONFIG GET
+        // or CLIENT ID the multiplexer never reports itself connected; TIME is for merge.lua.
         "+client|setname", "+client|id", "+echo", "+info", "+ping", "+subscribe", "+unsubscribe",
         "+cluster|nodes", "+cluster|shards", "+cluster|slots", "+config|get", "+time",
         // Cluster: READONLY on connections to replicas, ASKING before a command redirected by -ASK.
