@@ -23,6 +23,7 @@ public sealed class SyncMetrics
     private readonly Counter<long> _resyncs;
     private readonly Counter<long> _redisReconnects;
     private readonly Counter<long> _slowDisconnects;
+    private readonly Histogram<int> _callsPerCommit;
 
     public SyncMetrics(IMeterFactory meterFactory) : this(meterFactory.Create(MeterName)) { }
 
@@ -39,6 +40,8 @@ public sealed class SyncMetrics
         _backfilledChanges = meter.CreateCounter<long>("redissync.backfills.changes", "{change}", "Changes delivered by backfills.");
         _resyncs = meter.CreateCounter<long>("redissync.resyncs", "{resync}", "Resync notices: positions no longer covered by the change log.");
         _redisReconnects = meter.CreateCounter<long>("redissync.redis.reconnects", "{reconnect}", "Redis connections restored after a failure.");
+        _callsPerCommit = meter.CreateHistogram<int>("redissync.commit.calls", "{call}", "Write calls (requests, batches, peer pages) carried by one group commit.",
+            advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = [1, 2, 4, 8, 16, 32, 64, 128, 256] });
         _slowDisconnects = meter.CreateCounter<long>("redissync.connections.dropped_slow", "{connection}", "Connections cut off because their outbound buffer overflowed.");
     }
 
@@ -57,4 +60,5 @@ public sealed class SyncMetrics
     public void Resync() => _resyncs.Add(1);
     public void RedisReconnected() => _redisReconnects.Add(1);
     public void DroppedSlow() => _slowDisconnects.Add(1);
+    public void Committed(int calls) => _callsPerCommit.Record(calls);
 }

@@ -89,9 +89,15 @@ public sealed class RecordStore
     private CommitQueue QueueOf(string collection) =>
         _queues.GetOrAdd(collection, c => new CommitQueue(group => CommitAsync(c, PolicyOf(c), group), _options.MaxRecordsPerCommit));
 
+    /// <summary>Group commits this store ran (each one script run, or none when nothing changed); calls per commit show grouping.</summary>
+    public long Commits => Interlocked.Read(ref _commits);
+    private long _commits;
+
     private async Task CommitAsync(string collection, MergePolicy policy, List<CommitCall> calls)
     {
         var group = new CommitGroup(Db, collection, policy, _site, _options.MaxFieldsPerRecord, _options.ChangeLogMaxLength, calls);
+        Interlocked.Increment(ref _commits);
+        _metrics.Committed(calls.Count);
         await group.RunAsync();
         // A record born here may belong to a collection not yet listed (also after Redis lost its data). Another
         // slot than the collection's, so outside the script; fire-and-forget, so no round trip is awaited.

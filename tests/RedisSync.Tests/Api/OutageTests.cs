@@ -6,7 +6,10 @@ using static RedisSync.Tests.Api.Http;
 namespace RedisSync.Tests.Api;
 
 /// <summary>A gateway whose redis-server the test kills and restarts (without persistence: it comes back empty).</summary>
-public sealed class OutageGateway : GatewayFactory;
+public sealed class OutageGateway : GatewayFactory
+{
+    public OutageGateway() => OwnRedisServer = true; // killed and restarted
+}
 
 /// <summary>CONTRACT §5: Redis unreachable → 503 <c>unavailable</c> with Retry-After; the gateway recovers by itself.</summary>
 public sealed class OutageTests(OutageGateway gateway) : IClassFixture<OutageGateway>
@@ -62,7 +65,10 @@ public sealed class OutageTests(OutageGateway gateway) : IClassFixture<OutageGat
 }
 
 /// <summary>A second gateway for the outage test below (it must not share a Redis with the one above).</summary>
-public sealed class WipedRedisGateway : GatewayFactory;
+public sealed class WipedRedisGateway : GatewayFactory
+{
+    public WipedRedisGateway() => OwnRedisServer = true; // killed and restarted empty
+}
 
 public sealed class WipedRedisTests(WipedRedisGateway gateway) : IClassFixture<WipedRedisGateway>
 {

@@ -12,6 +12,8 @@ namespace RedisSync.Tests.Durability;
 /// <summary>A gateway over a redis-server that fsyncs its append-only file before acknowledging any write.</summary>
 public sealed class FsyncAlwaysGateway : GatewayFactory
 {
+    public FsyncAlwaysGateway() => OwnRedisServer = true; // killed and restarted, with appendfsync always
+
     protected override Task<RedisServer> StartRedisAsync() => RedisServer.StartAsync(appendFsyncAlways: true);
 }
 

@@ -18,39 +18,94 @@ public static class TestKeys
 }
 
 /// <summary>
-/// The real gateway (Program) over a real redis-server started on a free port, with real API keys.
-/// One per test class; tests use unique collection names so they never see each other's data.
+/// Which Redis the gateway tests run on, from the environment variable <c>REDISSYNC_TEST_REDIS</c>:
+/// <c>single</c> (the default) gives every gateway fixture a redis-server of its own; <c>cluster</c> runs
+/// them all on one process-wide <see cref="RedisCluster"/>, except fixtures that opt out.
+/// </summary>
+public static class TestRedis
+{
+    public const string Variable = "REDISSYNC_TEST_REDIS";
+
+    /// <summary>True when gateway fixtures share the test run's Redis Cluster.</summary>
+    public static bool OnCluster { get; } = Environment.GetEnvironmentVariable(Variable)?.Trim().ToLowerInvariant() switch
+    {
+        null or "" or "single" => false,
+        "cluster" => true,
+        var other => throw new InvalidOperationException($"{Variable}={other}: expected 'single' or 'cluster'"),
+    };
+}
+
+/// <summary>
+/// The real gateway (Program) over real Redis, with real API keys: its own redis-server on a free port, or
+/// the shared Redis Cluster when <see cref="TestRedis.OnCluster"/>. One per test class; tests use unique
+/// collection names so they never see each other's data.
 /// </summary>
 public class GatewayFactory : WebApplicationFactory<Program>, IAsyncLifetime
 {
     // Load tests write thousands of requests a second with one key; the rate-limit tests turn it back on.
     private readonly Dictionary<string, string?> _settings = new() { ["RateLimit:Enabled"] = "false" };
+    private RedisServer? _redis;
+    private bool _ownsRedis = true;
 
-    public RedisServer Redis { get; private set; } = null!;
+    /// <summary>
+    /// This gateway's own redis-server. Only fixtures on a single server have one: on the cluster, a fixture
+    /// that kills, restarts or inspects its server must say <see cref="OwnRedisServer"/>.
+    /// </summary>
+    public RedisServer Redis => _redis ?? throw new InvalidOperationException(
+        $"This gateway runs on the shared Redis Cluster ({TestRedis.Variable}=cluster); a fixture that needs a server of its own sets OwnRedisServer = true.");
+
+    /// <summary>The shared cluster this gateway runs on, or null on a single server.</summary>
+    public RedisCluster? Cluster { get; private set; }
+
+    /// <summary>
+    /// Keeps a redis-server of this fixture's own even when the others share the cluster: for tests that kill
+    /// or restart Redis, need particular server settings, or compare every key Redis holds.
+    /// </summary>
+    public bool OwnRedisServer { get; init; }
+
+    /// <summary>The configuration string the gateway is given.</summary>
+    public string RedisConnectionString => _redis?.ConnectionString ?? Cluster?.ConnectionString
+        ?? throw new InvalidOperationException("Redis is not started yet (InitializeAsync).");
 
     /// <summary>Settings added on top of the test defaults (set before the first client is created).</summary>
     public IDictionary<string, string?> Settings => _settings;
 
+    /// <summary>Starts this fixture's own server (not called on the cluster unless <see cref="OwnRedisServer"/>).</summary>
     protected virtual Task<RedisServer> StartRedisAsync() => RedisServer.StartAsync();
-
-    private bool _ownsRedis = true;
 
     /// <summary>Uses an already running server (several gateways on one Redis); it is not stopped with this gateway.</summary>
     protected void UseRedis(RedisServer shared)
     {
-        Redis = shared;
+        _redis = shared;
+        _ownsRedis = false;
+    }
+
+    /// <summary>Uses an already running cluster; it is not stopped with this gateway.</summary>
+    protected void UseCluster(RedisCluster shared)
+    {
+        Cluster = shared;
+        _ownsRedis = false;
+    }
+
+    /// <summary>Uses the Redis <paramref name="other"/> (already started) runs on: its server, or the cluster.</summary>
+    protected void UseRedisOf(GatewayFactory other)
+    {
+        _redis = other._redis;
+        Cluster = other.Cluster;
         _ownsRedis = false;
     }
 
     public virtual async Task InitializeAsync()
     {
-        if (_ownsRedis) Redis = await StartRedisAsync();
+        if (!_ownsRedis) return;
+        if (TestRedis.OnCluster && !OwnRedisServer) Cluster = await RedisCluster.SharedAsync();
+        else _redis = await StartRedisAsync();
     }
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Testing");
-        builder.UseSetting("Redis:ConnectionString", Redis.ConnectionString);
+        builder.UseSetting("Redis:ConnectionString", RedisConnectionString);
         var keys = new (string Name, string Key, string Source, string Read, string Write, bool Hashed)[]
         {
             ("writer", TestKeys.Writer, "writer", "*", "*", false),
@@ -86,7 +141,7 @@ public class GatewayFactory : WebApplicationFactory<Program>, IAsyncLifetime
     public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
-        if (_ownsRedis && Redis is not null) await Redis.DisposeAsync();
+        if (_ownsRedis && _redis is not null) await _redis.DisposeAsync();
         GC.SuppressFinalize(this);
     }
 

@@ -10,7 +10,7 @@ namespace RedisSync.Tests.Fixtures;
 /// </summary>
 public class LiveGateway : GatewayFactory
 {
-    /// <summary>A gateway with its own Redis.</summary>
+    /// <summary>A gateway on the test run's Redis: its own server, or the shared cluster.</summary>
     public LiveGateway() => Settings["Urls"] = "http://127.0.0.1:0";
 
     /// <summary>A gateway on <paramref name="sharedRedis"/> (several instances, one Redis).</summary>
@@ -18,6 +18,14 @@ public class LiveGateway : GatewayFactory
     {
         var gateway = new LiveGateway();
         gateway.UseRedis(sharedRedis);
+        return gateway;
+    }
+
+    /// <summary>A second instance on the Redis <paramref name="first"/> runs on (several instances, one Redis or one cluster).</summary>
+    public static LiveGateway Beside(GatewayFactory first)
+    {
+        var gateway = new LiveGateway();
+        gateway.UseRedisOf(first);
         return gateway;
     }
 

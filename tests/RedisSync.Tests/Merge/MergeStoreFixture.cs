@@ -9,13 +9,19 @@ using StackExchange.Redis;
 namespace RedisSync.Tests.Merge;
 
 /// <summary>
-/// A real redis-server and a <see cref="RecordStore"/> over it, one per test class: the merge and commit script run exactly as
-/// in production, without the HTTP layer in front of it. Tests use unique collection names.
+/// A real Redis and <see cref="RecordStore"/>s over it, one per test class: the merge and the commit script run exactly
+/// as in production, without the HTTP layer in front of them. Its own redis-server, or the shared cluster when
+/// <see cref="TestRedis.OnCluster"/>. Tests use unique collection names.
 /// </summary>
 public sealed class MergeStoreFixture : IAsyncLifetime
 {
-    public RedisServer Redis { get; private set; } = null!;
+    private RedisServer? _redis;
+
     public ConnectionMultiplexer Connection { get; private set; } = null!;
+
+    /// <summary>How to reach this fixture's Redis (a second multiplexer is a second gateway instance).</summary>
+    public string ConnectionString { get; private set; } = null!;
+
     private RecordStore _version = null!, _timestamp = null!;
 
     /// <summary>A store whose collections all follow <paramref name="policy"/>.</summary>
@@ -23,8 +29,9 @@ public sealed class MergeStoreFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Redis = await RedisServer.StartAsync();
-        Connection = await ConnectionMultiplexer.ConnectAsync(Redis.ConnectionString);
+        if (TestRedis.OnCluster) ConnectionString = (await RedisCluster.SharedAsync()).ConnectionString;
+        else ConnectionString = (_redis = await RedisServer.StartAsync()).ConnectionString;
+        Connection = await ConnectionMultiplexer.ConnectAsync(ConnectionString);
         _version = new RecordStore(Connection, Options.Create(new SyncOptions()));
         _timestamp = new RecordStore(Connection, Options.Create(new SyncOptions { DefaultPolicy = MergePolicy.Timestamp }));
     }
@@ -32,7 +39,7 @@ public sealed class MergeStoreFixture : IAsyncLifetime
     public async Task DisposeAsync()
     {
         Connection.Dispose();
-        await Redis.DisposeAsync();
+        if (_redis is not null) await _redis.DisposeAsync();
     }
 }
 

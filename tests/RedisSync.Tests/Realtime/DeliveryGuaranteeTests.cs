@@ -9,7 +9,7 @@ namespace RedisSync.Tests.Realtime;
 /// <summary>
 /// The delivery guarantee of CONTRACT §4 under stress: strictly increasing seq, each change exactly once,
 /// none missing after `after` — across the replay/live boundary, gateway instances, a Redis restart and a
-/// lost Redis subscription. Each test owns its Redis and gateways.
+/// lost Redis subscription. Each test owns its gateways; those that kill Redis or its connections own their redis-server.
 /// </summary>
 public sealed class DeliveryGuaranteeTests
 {
@@ -18,9 +18,8 @@ public sealed class DeliveryGuaranteeTests
     [Fact]
     public async Task AChangeWrittenThroughOneInstanceReachesSubscribersOfAnother()
     {
-        await using var redis = await RedisServer.StartAsync();
-        await using var a = await LiveGateway.StartAsync(LiveGateway.On(redis));
-        await using var b = await LiveGateway.StartAsync(LiveGateway.On(redis));
+        await using var a = await LiveGateway.StartAsync(new LiveGateway());
+        await using var b = await LiveGateway.StartAsync(LiveGateway.Beside(a));
         var c = Unique.Collection();
 
         await using var onB = await b.ConnectHubAsync();
@@ -38,9 +37,8 @@ public sealed class DeliveryGuaranteeTests
     [Fact]
     public async Task SubscribersJoiningDuringConcurrentWritesGetExactlyTheLogAfterTheirPosition()
     {
-        await using var redis = await RedisServer.StartAsync();
-        await using var gw1 = await LiveGateway.StartAsync(LiveGateway.On(redis));
-        await using var gw2 = await LiveGateway.StartAsync(LiveGateway.On(redis));
+        await using var gw1 = await LiveGateway.StartAsync(new LiveGateway());
+        await using var gw2 = await LiveGateway.StartAsync(LiveGateway.Beside(gw1));
         var gateways = new[] { gw1, gw2 };
         var c = Unique.Collection();
         const int Writers = 10, WritesEach = 1000;
@@ -145,7 +143,8 @@ public sealed class DeliveryGuaranteeTests
     [Fact]
     public async Task ALostRedisSubscriptionIsBackfilledFromTheChangeLog()
     {
-        await using var gw = await LiveGateway.StartAsync(new LiveGateway());
+        // Its own server: CLIENT KILL TYPE pubsub on a shared cluster would cut every other test's subscriptions.
+        await using var gw = await LiveGateway.StartAsync(new LiveGateway { OwnRedisServer = true });
         var c = Unique.Collection();
         var http = gw.HttpClient();
         await using var client = await gw.ConnectHubAsync();
@@ -219,6 +218,8 @@ public sealed class DeliveryGuaranteeTests
 
     private sealed class RestartableGateway : LiveGateway
     {
+        public RestartableGateway() => OwnRedisServer = true; // killed and restarted
+
         protected override Task<RedisServer> StartRedisAsync() => RedisServer.StartAsync(appendFsyncAlways: true);
     }
 }

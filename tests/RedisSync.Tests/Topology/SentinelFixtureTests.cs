@@ -1,0 +1,38 @@
+using System.Diagnostics;
+using System.Globalization;
+using RedisSync.Tests.Fixtures;
+using Xunit.Abstractions;
+
+namespace RedisSync.Tests.Topology;
+
+/// <summary>The sentinel fixture: a master, an in-sync replica, three sentinels that agree, and a failover after SIGKILL.</summary>
+public sealed class SentinelFixtureTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task AKilledMasterIsReplacedByTheReplicaAndFollowsItWhenRestarted()
+    {
+        await using var sentinel = await RedisSentinel.StartAsync("fixture-primary");
+        var master = await sentinel.MasterAsync();
+        Assert.Equal(sentinel.DataNodes[0], master);
+        Assert.Equal("master", (await master.InfoAsync("replication"))["role"]);
+        await master.CliCheckedAsync("SET", "k", "kept");
+        Assert.Equal("1", (await master.CliCheckedAsync("WAIT", "1", "5000")).Trim());
+
+        var clock = Stopwatch.StartNew();
+        var killed = await sentinel.KillMasterAsync();
+        var promoted = await sentinel.WaitForFailoverAsync(killed, Wait);
+        output.WriteLine($"sentinel failover: {clock.ElapsedMilliseconds} ms from SIGKILL until all sentinels named {promoted.EndPoint} and it said role:master (down-after {RedisSentinel.DownAfterMs} ms)");
+        Assert.Equal(sentinel.DataNodes[1], promoted);
+        Assert.Equal("kept", (await promoted.CliCheckedAsync("GET", "k")).Trim());
+
+        clock.Restart();
+        await sentinel.RestartAsync(killed, Wait);
+        output.WriteLine($"old master rejoined as a replica after {clock.ElapsedMilliseconds} ms");
+        var info = await killed.InfoAsync("replication");
+        Assert.Equal("slave", info["role"]);
+        Assert.Equal(promoted.Port.ToString(CultureInfo.InvariantCulture), info["master_port"]);
+        Assert.Equal(promoted, await sentinel.MasterAsync());
+    }
+}
