@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Diagnostics;
+using RedisSync.Gateway.Store;
 using StackExchange.Redis;
 
 namespace RedisSync.Gateway.Api;
@@ -29,6 +30,15 @@ internal sealed partial class ErrorHandling(ILogger<ErrorHandling> log) : IExcep
                 break;
             case BadHttpRequestException bad:
                 result = Problems.Validation("body", bad.Message);
+                break;
+            case ReplicaAckException ack:
+                Log.ReplicasBehind(log, context.Request.Path, ack.Message);
+                context.Response.Headers.RetryAfter = "1";
+                result = Problems.Unavailable($"The write reached the Redis primary but not enough replicas in time ({ack.Message}): it may or may not be applied, and may be lost by a failover. Retrying the same write is safe.");
+                break;
+            case CommitContentionException contention:
+                context.Response.Headers.RetryAfter = "1";
+                result = Problems.Unavailable(contention.Message + " Retry shortly.");
                 break;
             case RedisConnectionException or RedisTimeoutException or TimeoutException:
             case RedisServerException server when IsTransient(server):
@@ -66,6 +76,9 @@ internal sealed partial class ErrorHandling(ILogger<ErrorHandling> log) : IExcep
     {
         [LoggerMessage(2001, LogLevel.Warning, "Redis unavailable ({Exception}) while serving {Path}: answered 503")]
         public static partial void RedisUnavailable(ILogger logger, string exception, string path);
+
+        [LoggerMessage(2003, LogLevel.Warning, "Replicas did not confirm a write to {Path} in time: {Detail}; answered 503")]
+        public static partial void ReplicasBehind(ILogger logger, string path, string detail);
 
         [LoggerMessage(2002, LogLevel.Error, "Unhandled error while serving {Path}")]
         public static partial void Unhandled(ILogger logger, Exception exception, string path);

@@ -18,6 +18,24 @@ public sealed class RedisOptions
     /// connection string), for a Redis whose certificate is not signed by a CA the machine already trusts.
     /// </summary>
     public string? CaCertificatePath { get; set; }
+
+    /// <summary>Redis ACL user (Redis 6+); with <see cref="Password"/>. Overrides <c>user=</c> in the connection string.</summary>
+    public string? User { get; set; }
+
+    /// <summary>Password of <see cref="User"/> (or of the default user). Overrides <c>password=</c> in the connection string.</summary>
+    public string? Password { get; set; }
+
+    /// <summary>
+    /// Replicas that must confirm a write (WAIT) before it is answered 2xx (CONTRACT §8). 0: answered once the primary
+    /// has it. When fewer confirm within <see cref="AckTimeout"/>, the answer is 503: the write may or may not survive
+    /// a failover, and retrying it is safe (the same clock and data give unchanged).
+    /// </summary>
+    [Range(0, 16)]
+    public int AckReplicas { get; set; }
+
+    /// <summary>How long a write waits for <see cref="AckReplicas"/> confirmations.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:01:00")]
+    public TimeSpan AckTimeout { get; set; } = TimeSpan.FromSeconds(1);
 }
 
 /// <summary>Per-collection settings (section <c>Sync:Collections:{name}</c>).</summary>

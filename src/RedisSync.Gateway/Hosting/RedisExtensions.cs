@@ -19,6 +19,8 @@ public static class RedisExtensions
             var log = sp.GetRequiredService<ILogger<RecordStore>>();
             var options = sp.GetRequiredService<IOptions<RedisOptions>>().Value;
             var config = ConfigurationOptions.Parse(options.ConnectionString!);
+            if (options.User is not null) config.User = options.User;
+            if (options.Password is not null) config.Password = options.Password;
             if (options.CaCertificatePath is { } caPath)
             {
                 var ca = X509Certificate2.CreateFromPem(File.ReadAllText(caPath));

@@ -9,8 +9,9 @@ namespace RedisSync.Gateway.Realtime;
 
 /// <summary>
 /// This instance's SignalR delivery: its connections, and one <see cref="CollectionFeed"/> per collection
-/// that has local subscribers (created with the first, stopped with the last). SignalR groups are per
-/// server (PITFALLS 8), so each instance learns every change from Redis itself; no backplane needed.
+/// that has local subscribers (created with the first, stopped with the last). Each instance learns every change
+/// from Redis itself (sharded pub/sub, checked against the change log): the backplane, which carries signals and
+/// presence, is at most once with no replay (PITFALLS 8), so changes never ride it.
 /// </summary>
 public sealed class ChangeFeeds(
     RecordStore store,
@@ -162,9 +163,37 @@ public sealed class ChangeFeeds(
         NudgeAll();
     }
 
+    // On a cluster, a failover or a slot migration moves a collection's sharded subscription to another node, and
+    // what was published meanwhile is lost; no ConnectionRestored fires for the new node. So: read the topology again
+    // at once (which moves the subscription sooner), and catch up from the change log now and twice more as the
+    // subscription settles, so nothing waits for the periodic poll.
+    private void OnTopologyChanged(object? sender, EventArgs e)
+    {
+        if (Interlocked.Exchange(ref _settling, 1) == 1) return;
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                if (e is ConnectionFailedEventArgs) await redis.ConfigureAsync();
+                foreach (var delay in (int[])[0, 1000, 3000])
+                {
+                    await Task.Delay(delay);
+                    NudgeAll();
+                }
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException) { } // the poll carries on
+            finally { Volatile.Write(ref _settling, 0); }
+        });
+    }
+
+    private int _settling;
+
     public Task StartAsync(CancellationToken cancellationToken)
     {
         redis.ConnectionRestored += OnConnectionRestored;
+        redis.ConnectionFailed += OnTopologyChanged;
+        redis.ConfigurationChanged += OnTopologyChanged;
+        redis.HashSlotMoved += OnTopologyChanged;
         var every = options.Value.BackfillInterval;
         _poll = new Timer(_ => NudgeAll(), null, every, every);
         return Task.CompletedTask;
@@ -173,6 +202,9 @@ public sealed class ChangeFeeds(
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         redis.ConnectionRestored -= OnConnectionRestored;
+        redis.ConnectionFailed -= OnTopologyChanged;
+        redis.ConfigurationChanged -= OnTopologyChanged;
+        redis.HashSlotMoved -= OnTopologyChanged;
         if (_poll is not null) await _poll.DisposeAsync();
     }
 }

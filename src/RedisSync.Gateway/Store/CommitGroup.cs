@@ -44,14 +44,13 @@ public enum StateOutcome
 /// order in memory (<see cref="RecordMerge"/>), then write everything with commit.lua (one round trip) if nobody
 /// committed those records meanwhile; otherwise merge again from what the script returned.
 /// </summary>
-internal sealed class CommitGroup(
-    IDatabase db, string collection, MergePolicy policy, string site, int maxFields, int changeLogMaxLength, List<CommitCall> calls)
+internal sealed class CommitGroup(IDatabase db, string collection, CommitSettings settings, List<CommitCall> calls)
 {
     private readonly string _collection = collection;
-    private readonly MergePolicy _policy = policy;
-    private readonly string _site = site;
-    private readonly int _maxFields = maxFields;
-    private readonly int _changeLogMaxLength = changeLogMaxLength;
+    private readonly MergePolicy _policy = settings.Policy;
+    private readonly string _site = settings.Site;
+    private readonly int _maxFields = settings.MaxFields;
+    private readonly int _changeLogMaxLength = settings.ChangeLogMaxLength;
     private readonly List<CommitCall> _calls = calls;
 
     internal static readonly StoredScript CommitScript = StoredScript.FromResource("commit.lua");
@@ -75,6 +74,7 @@ internal sealed class CommitGroup(
             foreach (var call in _calls) plan.Apply(call);
             if (!plan.HasWrites)
             {
+                await AwaitReplicasAsync();
                 plan.Complete([]);
                 return;
             }
@@ -84,6 +84,7 @@ internal sealed class CommitGroup(
                 var seqs = new string[raw.Length - 1];
                 for (var i = 1; i < raw.Length; i++) seqs[i - 1] = (string)raw[i]!;
                 Created = plan.CreatedCount;
+                await AwaitReplicasAsync();
                 plan.Complete(seqs);
                 return;
             }
@@ -94,6 +95,20 @@ internal sealed class CommitGroup(
             }
         }
         throw new CommitContentionException(_collection);
+    }
+
+    /// <summary>
+    /// With Redis:AckReplicas, waits until that many replicas have everything this instance wrote to the collection's
+    /// shard (WAIT on the same connection as the writes: StackExchange.Redis keeps one per node). Also when this group
+    /// wrote nothing: its answer may report a state an earlier, unconfirmed write of this instance produced (a retry
+    /// after a 503), and that must not be answered 2xx before the replicas have it either.
+    /// </summary>
+    private async Task AwaitReplicasAsync()
+    {
+        if (settings.AckReplicas == 0) return;
+        var server = db.Multiplexer.GetServer(RedisKeys.Meta(_collection));
+        var acknowledged = (long)await server.ExecuteAsync("WAIT", settings.AckReplicas, (long)settings.AckTimeout.TotalMilliseconds);
+        if (acknowledged < settings.AckReplicas) throw new ReplicaAckException(acknowledged, settings.AckReplicas, settings.AckTimeout);
     }
 
     private async Task ReadAsync()
@@ -358,6 +373,16 @@ internal sealed class CommitGroup(
         };
     }
 }
+
+/// <summary>How one collection's group commits are made.</summary>
+internal sealed record CommitSettings(MergePolicy Policy, string Site, int MaxFields, int ChangeLogMaxLength, int AckReplicas, TimeSpan AckTimeout);
+
+/// <summary>
+/// Fewer replicas than Redis:AckReplicas confirmed within Redis:AckTimeout: the write is on the primary, and may or may
+/// not survive a failover. Answered 503; retrying the same write is safe.
+/// </summary>
+public sealed class ReplicaAckException(long acknowledged, int required, TimeSpan timeout)
+    : Exception($"{acknowledged} of {required} required replica(s) confirmed the write within {timeout.TotalMilliseconds:0} ms.");
 
 /// <summary>Other instances kept committing the same records; nothing was written by this call. Retry.</summary>
 public sealed class CommitContentionException(string collection)

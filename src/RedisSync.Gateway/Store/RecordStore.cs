@@ -35,13 +35,17 @@ public sealed class RecordStore
     private readonly SyncMetrics _metrics;
     private readonly ConcurrentDictionary<string, CommitQueue> _queues = new(StringComparer.Ordinal);
 
-    public RecordStore(IConnectionMultiplexer redis, IOptions<SyncOptions> options, SyncMetrics? metrics = null, IOptions<ReplicationOptions>? replication = null)
+    public RecordStore(IConnectionMultiplexer redis, IOptions<SyncOptions> options, SyncMetrics? metrics = null,
+        IOptions<ReplicationOptions>? replication = null, IOptions<RedisOptions>? redisOptions = null)
     {
         _redis = redis;
         _options = options.Value;
         _site = replication?.Value.Site ?? "";
         _metrics = metrics ?? SyncMetrics.Detached();
+        _ack = redisOptions?.Value is { } r ? (r.AckReplicas, r.AckTimeout) : (0, TimeSpan.FromSeconds(1));
     }
+
+    private readonly (int Replicas, TimeSpan Timeout) _ack;
 
     private IDatabase Db => _redis.GetDatabase();
 
@@ -95,7 +99,8 @@ public sealed class RecordStore
 
     private async Task CommitAsync(string collection, MergePolicy policy, List<CommitCall> calls)
     {
-        var group = new CommitGroup(Db, collection, policy, _site, _options.MaxFieldsPerRecord, _options.ChangeLogMaxLength, calls);
+        var group = new CommitGroup(Db, collection,
+            new CommitSettings(policy, _site, _options.MaxFieldsPerRecord, _options.ChangeLogMaxLength, _ack.Replicas, _ack.Timeout), calls);
         Interlocked.Increment(ref _commits);
         _metrics.Committed(calls.Count);
         await group.RunAsync();
