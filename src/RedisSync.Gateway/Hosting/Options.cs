@@ -88,6 +88,13 @@ public sealed class SyncOptions
     [Range(1, 10_000)]
     public int MaxRecordsPerCommit { get; set; } = 256;
 
+    /// <summary>
+    /// Records each instance keeps as it last read or wrote them, so a write to one of them needs one round trip to
+    /// Redis instead of two (the commit still checks it is current). 0 turns the cache off.
+    /// </summary>
+    [Range(0, 10_000_000)]
+    public int RecordCacheSize { get; set; } = 20_000;
+
     /// <summary>Largest page of <c>GET …/records</c> and <c>GET …/changes</c>.</summary>
     [Range(1, 10_000)]
     public int MaxPageSize { get; set; } = 1000;

@@ -30,26 +30,17 @@ public sealed record BucketItems(IReadOnlyList<BucketItem> Items);
 /// <item>the root: SHA-256 of the bucket hashes in bucket order.</item>
 /// </list>
 /// Equal states give equal bytes, hence equal roots (PITFALLS 17). Computed from the index on demand and kept per
-/// instance until the collection's digest version moves (any commit or scrub repair).
+/// instance, with the index grouped by bucket, until the collection's digest version moves (any commit or scrub
+/// repair).
 /// </summary>
 public sealed class Digests(DigestStore index, RecordStore records)
 {
-    private readonly ConcurrentDictionary<string, (string Version, CollectionDigest Digest)> _cache = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (string Version, CollectionDigest Digest, Dictionary<string, string>[] Buckets)> _cache = new(StringComparer.Ordinal);
 
     /// <summary>The hash of an empty bucket.</summary>
     public static readonly string EmptyBucket = BucketHash(new Dictionary<string, string>());
 
-    public async Task<CollectionDigest> OfAsync(string collection)
-    {
-        var version = await index.VersionAsync(collection);
-        if (_cache.TryGetValue(collection, out var cached) && cached.Version == version) return cached.Digest;
-        var buckets = (await index.AllBucketsAsync(collection)).Select(BucketHash).ToArray();
-        var digest = new CollectionDigest(collection, RootOf(buckets), buckets);
-        // The version read before the buckets: if a commit slipped in between, the next call recomputes.
-        if (_cache.Count > 10_000) _cache.Clear();
-        _cache[collection] = (version, digest);
-        return digest;
-    }
+    public async Task<CollectionDigest> OfAsync(string collection) => (await LoadAsync(collection)).Digest;
 
     public async Task<DigestList> AllAsync()
     {
@@ -59,7 +50,25 @@ public sealed class Digests(DigestStore index, RecordStore records)
     }
 
     public async Task<BucketItems> BucketAsync(string collection, int bucket) =>
-        new([.. (await index.BucketAsync(collection, bucket)).OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => new BucketItem(e.Key, e.Value))]);
+        new([.. (await LoadAsync(collection)).Buckets[bucket].OrderBy(e => e.Key, StringComparer.Ordinal).Select(e => new BucketItem(e.Key, e.Value))]);
+
+    /// <summary>Forgets what is cached (after a scrub set the index straight, its version moved anyway).</summary>
+    public void Forget(string collection) => _cache.TryRemove(collection, out _);
+
+    private async Task<(string Version, CollectionDigest Digest, Dictionary<string, string>[] Buckets)> LoadAsync(string collection)
+    {
+        var version = await index.VersionAsync(collection);
+        if (_cache.TryGetValue(collection, out var cached) && cached.Version == version) return cached;
+        var buckets = new Dictionary<string, string>[RedisKeys.DigestBuckets];
+        for (var b = 0; b < buckets.Length; b++) buckets[b] = new(StringComparer.Ordinal);
+        foreach (var (id, hash) in await index.IndexAsync(collection)) buckets[RedisKeys.BucketOf(id)][id] = hash;
+        var hashes = buckets.Select(BucketHash).ToArray();
+        // The version was read before the index: if a commit slipped in between, the next call computes again.
+        var entry = (version, new CollectionDigest(collection, RootOf(hashes), hashes), buckets);
+        if (_cache.Count > 1000) _cache.Clear();
+        _cache[collection] = entry;
+        return entry;
+    }
 
     public static string BucketHash(IReadOnlyDictionary<string, string> entries)
     {

@@ -98,7 +98,7 @@ public sealed class RepairService(
             requests++;
             var theirItems = (await peer.GetJsonAsync<BucketItems>($"/api/v1/collections/{collection}/digest/buckets/{b}", ct))!.Items
                 .ToDictionary(i => i.Id, i => i.Hash, StringComparer.Ordinal);
-            var ourItems = await index.BucketAsync(collection, b);
+            var ourItems = (await digests.BucketAsync(collection, b)).Items.ToDictionary(i => i.Id, i => i.Hash, StringComparer.Ordinal);
             foreach (var id in ourItems.Keys.Union(theirItems.Keys))
                 if (ourItems.GetValueOrDefault(id) != theirItems.GetValueOrDefault(id)) differing.Add(id);
         }
@@ -111,19 +111,15 @@ public sealed class RepairService(
             requests++;
             var page = (await peer.PostAsync<RecordStatePage>($"/api/v1/replication/collections/{collection}/records/lookup", new RecordLookup(chunk), ct))!;
             var incoming = new List<IncomingState>(page.Items.Count);
-            long floor = 0;
             foreach (var item in page.Items)
             {
                 if (item.State.ToState(out var error) is not { } state)
                     throw new InvalidDataException($"peer {peer.Name} sent an invalid state for {collection}/{item.Id}: {error}");
-                var replace = damaged.Contains(item.Id);
-                if (replace && floor == 0) floor = await records.ChangeCountAsync(collection) + 1;
-                incoming.Add(new IncomingState(item.Id, state, replace, replace ? floor : 0));
+                incoming.Add(new IncomingState(item.Id, state));
             }
-            var outcomes = incoming.Count == 0 ? [] : await records.ApplyStatesAsync(collection, incoming);
+            var outcomes = await records.RepairStatesAsync(collection, incoming);
             for (var i = 0; i < outcomes.Count; i++) if (outcomes[i] != StateOutcome.Unchanged) repaired.Add(incoming[i].Id);
-            var replaced = incoming.Where(s => s.Replace).Select(s => s.Id).ToArray();
-            if (replaced.Length > 0) await index.RepairedAsync(collection, replaced);
+            var replaced = incoming.Where(s => damaged.Contains(s.Id)).Select(s => s.Id).ToHashSet(StringComparer.Ordinal);
 
             // Ours into theirs (after the join, so both end equal); never a record still damaged here.
             var stored = await records.GetStoredAsync(collection, chunk);

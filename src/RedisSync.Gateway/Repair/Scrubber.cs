@@ -17,7 +17,7 @@ public sealed record ScrubResult(IReadOnlyList<ScrubReport> Collections);
 /// Rebuilds digests from the stored records (CONTRACT §10), so a record lost or altered in Redis behind the
 /// gateway's back is found: every <c>Repair:ScrubInterval</c> (one instance of a site at a time), and on demand
 /// before a repair. Paced to <c>Repair:ScrubRecordsPerSecond</c>; it only reads, except to set the index straight
-/// where it found damage (<see cref="DigestStore.ScrubBucketAsync"/>). Findings: the metric
+/// where it found damage (<see cref="DigestStore.ScrubAsync"/>). Findings: the metric
 /// <c>redissync.scrub.damaged</c> and a log line with the ids.
 /// </summary>
 public sealed class Scrubber : BackgroundService
@@ -51,19 +51,16 @@ public sealed class Scrubber : BackgroundService
 
     public async Task<ScrubReport> ScrubAsync(string collection, CancellationToken ct)
     {
-        var lost = new List<string>();
-        var altered = new List<string>();
-        long records = 0;
         var clock = Stopwatch.StartNew();
-        for (var bucket = 0; bucket < RedisKeys.DigestBuckets; bucket++)
+        // Pace: never ahead of the allowed rate.
+        async Task Pace(long done)
         {
-            var (checkedHere, found) = await _index.ScrubBucketAsync(collection, bucket);
-            records += checkedHere;
-            foreach (var (id, damage) in found) (damage == Damage.Lost ? lost : altered).Add(id);
-            // Pace: never ahead of the allowed rate.
-            var due = TimeSpan.FromSeconds(records / (double)_options.ScrubRecordsPerSecond) - clock.Elapsed;
+            var due = TimeSpan.FromSeconds(done / (double)_options.ScrubRecordsPerSecond) - clock.Elapsed;
             if (due > TimeSpan.FromMilliseconds(1)) await Task.Delay(due, ct);
         }
+        var (records, found) = await _index.ScrubAsync(collection, Pace);
+        var lost = found.Where(f => f.Damage == Damage.Lost).Select(f => f.Id).ToList();
+        var altered = found.Where(f => f.Damage == Damage.Altered).Select(f => f.Id).ToList();
         _checked.Add(records);
         if (lost.Count > 0)
         {

@@ -63,14 +63,12 @@ internal static class ReplicationApi
     {
         if (RecordsApi.ParseLimit(limit, sync.Value.MaxPageSize) is not { } n)
             return Problems.Validation("limit", $"limit must be an integer from 1 to {sync.Value.MaxPageSize}.");
-        var bucket = 0;
-        if (cursor is not null && (!RecordsApi.TryParseDigits(cursor, out var b) || b >= RedisKeys.DigestBuckets))
+        if (cursor is not null && !RecordsApi.TryParseDigits(cursor, out _))
             return Problems.Validation("cursor", "cursor is not one this API handed out.");
-        else if (cursor is not null) bucket = int.Parse(cursor, CultureInfo.InvariantCulture);
-        var page = await store.ReadStatePageAsync(collection, bucket, n);
+        var page = await store.ReadStatePageAsync(collection, cursor ?? "0", n);
         var damaged = await index.DamagedAsync(collection);
         return TypedResults.Ok(new RecordStatePage([.. page.Items.Where(i => !damaged.Contains(i.Id)).Select(i => new RecordStateItem(i.Id, StateJson.From(i.Record.State)))],
-            page.NextBucket?.ToString(CultureInfo.InvariantCulture), page.AsOf));
+            page.Next, page.AsOf));
     }
 
     private static async Task<Results<Ok<RecordStatePage>, ValidationProblem>> Lookup(
@@ -114,7 +112,8 @@ internal static class ReplicationApi
             states.Add(new IncomingState(item.Id, state));
         }
         if (errors.Count > 0) return Problems.Validation(errors);
-        var outcomes = await store.ApplyStatesAsync(collection, states);
+        // A peer's repair pushes these: records a scrub found damaged here take the peer's copy instead of a join.
+        var outcomes = await store.RepairStatesAsync(collection, states);
         return TypedResults.Ok(new ApplyResult(outcomes.Count(o => o == StateOutcome.Applied),
             outcomes.Count(o => o == StateOutcome.StateOnly), outcomes.Count(o => o == StateOutcome.Unchanged),
             [.. outcomes.Select(o => o switch { StateOutcome.Applied => "applied", StateOutcome.StateOnly => "state-only", _ => "unchanged" })]));

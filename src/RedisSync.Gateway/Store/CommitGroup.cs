@@ -44,7 +44,7 @@ public enum StateOutcome
 /// order in memory (<see cref="RecordMerge"/>), then write everything with commit.lua (one round trip) if nobody
 /// committed those records meanwhile; otherwise merge again from what the script returned.
 /// </summary>
-internal sealed class CommitGroup(IDatabase db, string collection, CommitSettings settings, List<CommitCall> calls)
+internal sealed class CommitGroup(IDatabase db, string collection, CommitSettings settings, RecordCache cache, List<CommitCall> calls)
 {
     private readonly string _collection = collection;
     private readonly MergePolicy _policy = settings.Policy;
@@ -52,6 +52,7 @@ internal sealed class CommitGroup(IDatabase db, string collection, CommitSetting
     private readonly int _maxFields = settings.MaxFields;
     private readonly int _changeLogMaxLength = settings.ChangeLogMaxLength;
     private readonly List<CommitCall> _calls = calls;
+    private readonly RecordCache _cache = cache;
 
     internal static readonly StoredScript CommitScript = StoredScript.FromResource("commit.lua");
     internal static readonly StoredScript ReadScript = StoredScript.FromResource("read.lua");
@@ -60,6 +61,8 @@ internal sealed class CommitGroup(IDatabase db, string collection, CommitSetting
     private const int MaxAttempts = 100;
 
     private readonly Dictionary<string, StoredRecord> _stored = new(StringComparer.Ordinal);
+    // Records read from Redis by this group (not from the cache): the merge saw them as they are, no check needed.
+    private readonly HashSet<string> _fresh = new(StringComparer.Ordinal);
     private long _nowMs;
 
     /// <summary>Records created by this commit (for the collections set) and entries published.</summary>
@@ -90,8 +93,11 @@ internal sealed class CommitGroup(IDatabase db, string collection, CommitSetting
             }
             for (var i = 1; i + 1 < raw.Length; i += 2)
             {
-                var id = plan.Dirty[(int)raw[i] - 1].Id;
-                _stored[id] = RecordCodec.DecodeStored(raw[i + 1].IsNull ? [] : (byte[])raw[i + 1]!);
+                var id = plan.Checked[(int)raw[i] - 1].Id;
+                var stored = raw[i + 1].IsNull ? StoredRecord.Absent : RecordCodec.DecodeStored((byte[])raw[i + 1]!);
+                _stored[id] = stored;
+                _fresh.Add(id);
+                _cache.Set(_collection, id, stored);
             }
         }
         throw new CommitContentionException(_collection);
@@ -111,10 +117,22 @@ internal sealed class CommitGroup(IDatabase db, string collection, CommitSetting
         if (acknowledged < settings.AckReplicas) throw new ReplicaAckException(acknowledged, settings.AckReplicas, settings.AckTimeout);
     }
 
+    // What the calls touch: from the cache when this instance holds it (the commit checks it is still current), else
+    // read, in one round trip (with the shard's clock when Redis must stamp a write).
     private async Task ReadAsync()
     {
         var ids = new List<string>();
         var needTime = false;
+        void Want(string id)
+        {
+            if (_stored.ContainsKey(id)) return;
+            if (_cache.TryGet(_collection, id, out var cached)) _stored[id] = cached;
+            else
+            {
+                _stored[id] = StoredRecord.Absent;
+                ids.Add(id);
+            }
+        }
         foreach (var call in _calls)
         {
             switch (call)
@@ -122,28 +140,33 @@ internal sealed class CommitGroup(IDatabase db, string collection, CommitSetting
                 case WriteCall w:
                     foreach (var write in w.Writes)
                     {
-                        if (_stored.TryAdd(write.Id, StoredRecord.Absent)) ids.Add(write.Id);
+                        Want(write.Id);
                         needTime |= write.TimestampMs is null;
                     }
                     break;
                 case StateCall s:
-                    foreach (var state in s.States)
-                        if (_stored.TryAdd(state.Id, StoredRecord.Absent)) ids.Add(state.Id);
+                    foreach (var state in s.States) Want(state.Id);
                     break;
             }
         }
-        if (ids.Count == 0) return;
+        if (ids.Count == 0 && !needTime) return;
         var keys = ids.Select(id => RedisKeys.Record(_collection, id)).ToArray();
         RedisValue[] values;
         if (needTime)
         {
-            var raw = (RedisResult[])(await ReadScript.RunAsync(db, keys, []))!;
+            // The meta key only routes the script to the collection's shard, whose clock stamps the writes.
+            var raw = (RedisResult[])(await ReadScript.RunAsync(db, [RedisKeys.Meta(_collection), .. keys], []))!;
             _nowMs = (long)raw[0] * 1000 + (long)raw[1] / 1000;
             values = raw.Skip(2).Select(r => (RedisValue)r).ToArray();
         }
         else values = await db.StringGetAsync(keys);
         for (var i = 0; i < ids.Count; i++)
-            _stored[ids[i]] = values[i].IsNull ? StoredRecord.Absent : RecordCodec.DecodeStored((byte[])values[i]!);
+        {
+            var stored = values[i].IsNull ? StoredRecord.Absent : RecordCodec.DecodeStored((byte[])values[i]!);
+            _stored[ids[i]] = stored;
+            _fresh.Add(ids[i]);
+            _cache.Set(_collection, ids[i], stored);
+        }
     }
 
     /// <summary>A record while the group is merged: what was read, and where the calls so far left it.</summary>
@@ -172,10 +195,14 @@ internal sealed class CommitGroup(IDatabase db, string collection, CommitSetting
         private readonly List<(Work Work, byte[] Blob, EntryKind Kind)> _entries = [];
         private readonly List<object> _answers = []; // per call: PendingResult[] or StateOutcome[] or an exception
 
-        public List<Work> Dirty { get; } = [];
+        /// <summary>The records the commit checks, in the script's order: those it writes first, then those it only checks.</summary>
+        public List<Work> Checked { get; } = [];
 
-        /// <summary>Whether the commit script must run: a record changed or a replication cursor moves.</summary>
-        public bool HasWrites => Cursors.Count > 0 || _work.Values.Any(w => w.Dirty);
+        /// <summary>
+        /// Whether the commit script must run: a record changed, a replication cursor moves, or an answer rests on a
+        /// cached record that must be confirmed current.
+        /// </summary>
+        public bool HasWrites => Cursors.Count > 0 || _work.Values.Any(w => w.Dirty || !group._fresh.Contains(w.Id));
         public List<KeyValuePair<string, string>> Cursors { get; } = [];
         public int CreatedCount { get; private set; }
 
@@ -303,28 +330,23 @@ internal sealed class CommitGroup(IDatabase db, string collection, CommitSetting
         {
             if (_keys is not null) return;
             var c = group._collection;
-            _keys = [RedisKeys.Meta(c), RedisKeys.Log(c), RedisKeys.Ids(c), RedisKeys.Cursors(c)];
-            var bucketKeys = new Dictionary<int, int>();
-            foreach (var w in _work.Values) if (w.Dirty) Dirty.Add(w);
-            _args = [group._changeLogMaxLength, RedisKeys.Changes(c).ToString(), Dirty.Count, _entries.Count, Cursors.Count];
+            _keys = [RedisKeys.Meta(c), RedisKeys.Log(c), RedisKeys.Ids(c), RedisKeys.Cursors(c), RedisKeys.DigestIndex(c)];
+            Checked.AddRange(_work.Values.Where(w => w.Dirty));
+            var written = Checked.Count;
+            Checked.AddRange(_work.Values.Where(w => !w.Dirty && !group._fresh.Contains(w.Id)));
+            _args = [group._changeLogMaxLength, RedisKeys.Changes(c).ToString(), Checked.Count, written, _entries.Count, Cursors.Count];
             foreach (var (peer, seq) in Cursors) { _args.Add(peer); _args.Add(seq); }
-            foreach (var w in Dirty)
+            foreach (var w in Checked)
             {
                 _keys.Add(RedisKeys.Record(c, w.Id));
-                var recordKey = _keys.Count;
-                var bucket = RedisKeys.BucketOf(w.Id);
-                if (!bucketKeys.TryGetValue(bucket, out var bucketKey))
-                {
-                    _keys.Add(RedisKeys.DigestBucket(c, bucket));
-                    bucketKeys[bucket] = bucketKey = _keys.Count;
-                }
+                _args.Add(w.Stored.Commit);
+            }
+            foreach (var w in Checked.Take(written))
+            {
                 var state = RecordCodec.EncodeState(w.State);
                 bool liveBefore = w.Stored.Exists && !w.Stored.State.Deleted, liveAfter = !w.State.Deleted;
                 if (!w.Stored.Exists) CreatedCount++;
-                _args.Add(recordKey);
-                _args.Add(bucketKey);
-                _args.Add(w.Stored.Commit);
-                _args.Add(RecordCodec.HeaderMiddle(w.Revision, w.Stamp));
+                _args.Add(RecordCodec.Head(w.Stored.Commit + 1, w.Revision, w.Stamp));
                 _args.Add(w.SeqEntry + 1);
                 _args.Add(w.Stored.Seq);
                 _args.Add(state);
@@ -339,6 +361,9 @@ internal sealed class CommitGroup(IDatabase db, string collection, CommitSetting
         public void Complete(string[] seqs)
         {
             var c = group._collection;
+            // What was written is what this instance now knows of those records: its next writes need no read.
+            foreach (var w in _work.Values.Where(w => w.Dirty))
+                group._cache.Set(c, w.Id, new StoredRecord(w.Stored.Commit + 1, w.Revision, w.Stamp, w.SeqEntry >= 0 ? seqs[w.SeqEntry] : w.Stored.Seq, w.State));
             for (var k = 0; k < group._calls.Count; k++)
             {
                 switch (group._calls[k], _answers[k])

@@ -46,9 +46,10 @@ public sealed record ChangeEntry(
 /// record  rs:{c}:r:{id}   "{commit} {revision} {lastStamp} {seq}\n" + state
 /// state                   ns(floor clock | "") ns("p" | "d" | "") then per field, by name: ns(name) ns(clock) ns(value | "")
 /// clock                   "{version}|{timestampMs}|{source}|{site}"          ("" value = removal marker)
-/// log entry, field "e"    ns(prev) ns(ordinal) ns(id) ns("u" | "d" | "s") ns(revision) ns(source) ns(changed) ns(state)
+/// log entry              fields p = previous seq, o = ordinal, e = the entry:
+///                         ns(id) ns("u" | "d" | "s") ns(revision) ns(source) ns(changed) ns(state)
 ///                         changed = the changed field names, each a netstring
-/// pub/sub message         per entry of one script run: ns(seq) followed by the entry
+/// pub/sub message         per entry of one script run: ns(seq) ns(prev) ns(ordinal) followed by the entry
 /// </code>
 /// ns(x) is a netstring (<see cref="NetstringWriter"/>). The state part is canonical (fields sorted, values as
 /// stored), so equal states have equal bytes on every site: its SHA-256 is the record's digest hash.
@@ -86,9 +87,9 @@ public static class RecordCodec
         return new RecordState(floor, kind.Length == 1 && kind[0] == (byte)'d', [.. fields]);
     }
 
-    /// <summary>The record's header line, without the commit counter and the seq (the commit script adds both).</summary>
-    public static string HeaderMiddle(long revision, long lastStamp) =>
-        string.Create(CultureInfo.InvariantCulture, $" {revision} {lastStamp} ");
+    /// <summary>The record's header line up to its seq, which only the commit script knows.</summary>
+    public static string Head(long commit, long revision, long lastStamp) =>
+        string.Create(CultureInfo.InvariantCulture, $"{commit} {revision} {lastStamp} ");
 
     /// <summary>
     /// A stored record, or <see cref="StoredRecord.Absent"/> for a missing key. A value that is not a readable record
@@ -133,7 +134,7 @@ public static class RecordCodec
         return value;
     }
 
-    /// <summary>A log entry's part that the gateway knows before the commit (the script prepends prev and ordinal).</summary>
+    /// <summary>A log entry's field <c>e</c>: what the gateway knows before the commit (the script adds prev and ordinal).</summary>
     public static byte[] EncodeEntry(string id, EntryKind kind, long revision, string source, IReadOnlyList<string> changedFields, byte[] state)
     {
         var changed = new NetstringWriter(16 * changedFields.Count + 8);
@@ -144,11 +145,11 @@ public static class RecordCodec
         return w.ToArray();
     }
 
-    /// <summary>One stream entry: its id (the seq) and its field <c>e</c>.</summary>
-    public static ChangeEntry DecodeEntry(string seq, ReadOnlySpan<byte> e)
+    /// <summary>One stream entry: its id (the seq) and its fields.</summary>
+    public static ChangeEntry DecodeEntry(string seq, string prev, long ordinal, ReadOnlySpan<byte> e)
     {
         var r = new NetstringReader(e);
-        return ReadEntry(seq, ref r);
+        return ReadEntry(seq, prev, ordinal, ref r);
     }
 
     /// <summary>A pub/sub message: the entries of one script run, in order.</summary>
@@ -159,15 +160,15 @@ public static class RecordCodec
         while (!r.End)
         {
             var seq = r.NextString();
-            entries.Add(ReadEntry(seq, ref r));
+            var prev = r.NextString();
+            var ordinal = r.NextLong();
+            entries.Add(ReadEntry(seq, prev, ordinal, ref r));
         }
         return entries;
     }
 
-    private static ChangeEntry ReadEntry(string seq, ref NetstringReader r)
+    private static ChangeEntry ReadEntry(string seq, string prev, long ordinal, ref NetstringReader r)
     {
-        var prev = r.NextString();
-        var ordinal = r.NextLong();
         var id = r.NextString();
         var kind = r.Next() switch
         {

@@ -16,10 +16,10 @@ namespace RedisSync.Gateway.Store;
 /// </summary>
 public sealed record ChangeLogRead(bool ResyncRequired, string? Last, IReadOnlyList<ChangeEntry> Entries, long Count = 0);
 
-/// <summary>One page of a collection's full state (deleted records included), in digest-bucket order.</summary>
-/// <param name="NextBucket">Where the next page starts, or null after the last bucket.</param>
+/// <summary>One page of a collection's full state (deleted records included).</summary>
+/// <param name="Next">Where the next page starts (an HSCAN cursor), or null after the last page.</param>
 /// <param name="AsOf">The collection's last seq, read before the page's records.</param>
-public sealed record StatePage(IReadOnlyList<(string Id, StoredRecord Record)> Items, int? NextBucket, string AsOf);
+public sealed record StatePage(IReadOnlyList<(string Id, StoredRecord Record)> Items, string? Next, string AsOf);
 
 /// <summary>
 /// All record and change-log access to Redis (key layout: <see cref="RedisKeys"/>, byte layout:
@@ -43,7 +43,10 @@ public sealed class RecordStore
         _site = replication?.Value.Site ?? "";
         _metrics = metrics ?? SyncMetrics.Detached();
         _ack = redisOptions?.Value is { } r ? (r.AckReplicas, r.AckTimeout) : (0, TimeSpan.FromSeconds(1));
+        _cache = new RecordCache(_options.RecordCacheSize);
     }
+
+    private readonly RecordCache _cache;
 
     private readonly (int Replicas, TimeSpan Timeout) _ack;
 
@@ -90,6 +93,23 @@ public sealed class RecordStore
         return call.Answer;
     }
 
+    /// <summary>
+    /// A repair's states from a peer (CONTRACT §10): joined in, except for records a scrub found damaged here, which
+    /// the peer's copy replaces, with a revision above any this site handed out for them (no revision exceeds the
+    /// number of entries the log ever had); their damage marks are then cleared.
+    /// </summary>
+    public async Task<IReadOnlyList<StateOutcome>> RepairStatesAsync(string collection, IReadOnlyList<IncomingState> states)
+    {
+        if (states.Count == 0) return [];
+        var damaged = (await Db.SetMembersAsync(RedisKeys.Damaged(collection))).Select(v => (string)v!).ToHashSet(StringComparer.Ordinal);
+        var floor = damaged.Count == 0 ? 0 : await ChangeCountAsync(collection) + 1;
+        var incoming = states.Select(s => damaged.Contains(s.Id) ? s with { Replace = true, MinRevision = floor } : s).ToArray();
+        var outcomes = await ApplyStatesAsync(collection, incoming);
+        var replaced = incoming.Where(s => s.Replace).Select(s => (RedisValue)s.Id).ToArray();
+        if (replaced.Length > 0) await Db.SetRemoveAsync(RedisKeys.Damaged(collection), replaced);
+        return outcomes;
+    }
+
     private CommitQueue QueueOf(string collection) =>
         _queues.GetOrAdd(collection, c => new CommitQueue(group => CommitAsync(c, PolicyOf(c), group), _options.MaxRecordsPerCommit));
 
@@ -100,7 +120,7 @@ public sealed class RecordStore
     private async Task CommitAsync(string collection, MergePolicy policy, List<CommitCall> calls)
     {
         var group = new CommitGroup(Db, collection,
-            new CommitSettings(policy, _site, _options.MaxFieldsPerRecord, _options.ChangeLogMaxLength, _ack.Replicas, _ack.Timeout), calls);
+            new CommitSettings(policy, _site, _options.MaxFieldsPerRecord, _options.ChangeLogMaxLength, _ack.Replicas, _ack.Timeout), _cache, calls);
         Interlocked.Increment(ref _commits);
         _metrics.Committed(calls.Count);
         await group.RunAsync();
@@ -187,27 +207,27 @@ public sealed class RecordStore
         ((string?)meta[0] ?? "", meta[1].IsNull ? 0 : (long)meta[1]);
 
     /// <summary>
-    /// A page of every record of a collection, deleted ones included, walking the digest buckets (which index
-    /// every record) from <paramref name="bucket"/>: whole buckets until at least <paramref name="limit"/> records.
-    /// A record whose key is gone (lost behind the gateway's back) is left out: there is nothing to hand out.
+    /// A page of every record of a collection, deleted ones included, walking the digest index (which lists every
+    /// record) with HSCAN from <paramref name="cursor"/> ("0": the start). A record whose key is gone (lost behind the
+    /// gateway's back) is left out: there is nothing to hand out. HSCAN may return a record twice; joining a state twice
+    /// changes nothing.
     /// </summary>
-    public async Task<StatePage> ReadStatePageAsync(string collection, int bucket, int limit)
+    public async Task<StatePage> ReadStatePageAsync(string collection, string cursor, int limit)
     {
         var db = Db;
         var asOf = (string?)await db.HashGetAsync(RedisKeys.Meta(collection), "last") ?? "0-0";
-        var ids = new List<string>();
-        while (bucket < RedisKeys.DigestBuckets && ids.Count < limit)
-        {
-            var names = await db.HashKeysAsync(RedisKeys.DigestBucket(collection, bucket++));
-            ids.AddRange(names.Select(n => (string)n!).Order(StringComparer.Ordinal));
-        }
-        var items = new List<(string, StoredRecord)>(ids.Count);
+        var page = (RedisResult[])(await db.ExecuteAsync("HSCAN", RedisKeys.DigestIndex(collection), cursor, "COUNT", limit))!;
+        var next = (string)page[0]!;
+        var fields = (RedisResult[])page[1]!;
+        var ids = new string[fields.Length / 2];
+        for (var i = 0; i < ids.Length; i++) ids[i] = (string)fields[2 * i]!;
+        var items = new List<(string, StoredRecord)>(ids.Length);
         foreach (var chunk in ids.Chunk(1000))
         {
             var stored = await GetStoredAsync(collection, chunk);
             for (var i = 0; i < chunk.Length; i++) if (stored[i].Exists) items.Add((chunk[i], stored[i]));
         }
-        return new StatePage(items, bucket < RedisKeys.DigestBuckets ? bucket : null, asOf);
+        return new StatePage(items, next == "0" ? null : next, asOf);
     }
 
     /// <summary>This site's replication cursors for a collection: peer site → the peer's seq applied here.</summary>
@@ -217,7 +237,8 @@ public sealed class RecordStore
     private static List<ChangeEntry> Decode(StreamEntry[] raw)
     {
         var entries = new List<ChangeEntry>(raw.Length);
-        foreach (var entry in raw) entries.Add(RecordCodec.DecodeEntry((string)entry.Id!, (byte[])entry["e"]!));
+        foreach (var entry in raw)
+            entries.Add(RecordCodec.DecodeEntry((string)entry.Id!, (string?)entry["p"] ?? "", (long)entry["o"], (byte[])entry["e"]!));
         return entries;
     }
 

@@ -7,10 +7,12 @@ namespace RedisSync.Gateway.Store;
 /// collection lives in one cluster slot (one shard) and every script touching it runs on Redis Cluster.
 /// <code>
 /// rs:{c}:r:{id}    string   one record: commit counter, revision, last stamp, seq, merged state (Store/RecordCodec.cs)
-/// rs:{c}:log       stream   the change log, one entry per change of merged state, trimmed to Sync:ChangeLogMaxLength (~)
+/// rs:{c}:log       stream   the change log, one entry per change of merged state (fields p: previous seq, o: ordinal,
+///                           e: the entry), trimmed to Sync:ChangeLogMaxLength (~)
 /// rs:{c}:ids       zset     ids of live records (score 0), paged with ZRANGEBYLEX; never KEYS/SCAN
 /// rs:{c}:meta      hash     last = seq of the latest entry, n = entries ever appended, scrubs = scrub repairs of the index
-/// rs:{c}:dg:{b}    hash     digest bucket b (0–1023): id → hash of the record's state, every record (deleted too)
+/// rs:{c}:dg        hash     digest index: id → hash of the record's state, every record (deleted too); the digest's
+///                           buckets (0–1023) group its entries by a hash of the id (BucketOf)
 /// rs:{c}:damaged   set      ids a scrub found lost or altered behind the gateway's back, until a repair replaces them
 /// rs:{c}:cursors   hash     replication: peer site → the peer's seq applied here
 /// rs:{c}:changes   channel  sharded pub/sub (SPUBLISH): the entries of every commit
@@ -30,7 +32,7 @@ public static class RedisKeys
     public static RedisKey Ids(string collection) => $"rs:{{{collection}}}:ids";
     public static RedisKey Meta(string collection) => $"rs:{{{collection}}}:meta";
     public static RedisKey Cursors(string collection) => $"rs:{{{collection}}}:cursors";
-    public static RedisKey DigestBucket(string collection, int bucket) => $"rs:{{{collection}}}:dg:{bucket}";
+    public static RedisKey DigestIndex(string collection) => $"rs:{{{collection}}}:dg";
     public static RedisKey Damaged(string collection) => $"rs:{{{collection}}}:damaged";
     public static RedisChannel Changes(string collection) => RedisChannel.Sharded($"rs:{{{collection}}}:changes");
 
