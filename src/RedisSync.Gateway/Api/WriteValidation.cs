@@ -82,7 +82,13 @@ public sealed partial class WriteInputValidator : AbstractValidator<WriteInput>
     }
 
     // "Characters" are Unicode code points: an emoji is one character, not two UTF-16 units.
-    private static int CodePoints(string s) => s.EnumerateRunes().Count();
+    private static int CodePoints(string s)
+    {
+        var n = s.Length;
+        for (var i = 0; i + 1 < s.Length; i++)
+            if (char.IsHighSurrogate(s[i]) && char.IsLowSurrogate(s[i + 1])) { n--; i++; }
+        return n;
+    }
 
     /// <summary>Milliseconds since the epoch for an RFC 3339 timestamp with an offset, or null.</summary>
     public static DateTimeOffset? ParseTimestamp(string text) =>

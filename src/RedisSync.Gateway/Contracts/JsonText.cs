@@ -44,11 +44,28 @@ public static class JsonText
         return true;
     }
 
+    // One buffer and writer per thread, reset for each value: canonicalizing every field of every write would
+    // otherwise allocate both each time.
+    [ThreadStatic] private static ArrayBufferWriter<byte>? _buffer;
+    [ThreadStatic] private static Utf8JsonWriter? _writer;
+
     public static string Canonical(JsonElement value)
     {
-        var buffer = new ArrayBufferWriter<byte>();
-        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
+        var buffer = _buffer ??= new ArrayBufferWriter<byte>(256);
+        var writer = _writer ??= new Utf8JsonWriter(buffer, WriterOptions);
+        buffer.ResetWrittenCount();
+        writer.Reset(buffer);
+        try
+        {
             value.WriteTo(writer);
-        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+            writer.Flush();
+            return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+        }
+        finally
+        {
+            writer.Reset(buffer);
+            // Keep no large buffer alive after an unusually large value.
+            if (buffer.Capacity > 64 * 1024) (_buffer, _writer) = (null, null);
+        }
     }
 }

@@ -16,6 +16,11 @@ public sealed class RecordData
     public RecordData(IEnumerable<KeyValuePair<string, string>> fields) =>
         Fields = fields.OrderBy(f => f.Key, StringComparer.Ordinal).ToArray();
 
+    private RecordData(KeyValuePair<string, string>[] sorted) => Fields = sorted;
+
+    /// <summary>Fields already in ordinal order (a record state's), taken as they are.</summary>
+    internal static RecordData FromSorted(KeyValuePair<string, string>[] sorted) => new(sorted);
+
     public IReadOnlyList<KeyValuePair<string, string>> Fields { get; }
 
     /// <summary>Parses one field's value (tests and tools; the gateway itself never needs to).</summary>

@@ -26,7 +26,8 @@ public static class TelemetryExtensions
     /// OpenTelemetry: the <c>RedisSync.Gateway</c> meter with ASP.NET Core, HttpClient and runtime metrics; traces
     /// from ASP.NET Core, HttpClient and the store's Redis calls. Exported over OTLP when
     /// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set (the exporter reads the other <c>OTEL_*</c> settings itself), and
-    /// to Prometheus at <c>/metrics</c> when <c>Metrics:Enabled</c>.
+    /// to Prometheus at <c>/metrics</c> when <c>Metrics:Enabled</c>. Traces are recorded only with OTLP export (or
+    /// <c>Telemetry:Traces</c> for an exporter added in code).
     /// </summary>
     public static WebApplicationBuilder AddTelemetry(this WebApplicationBuilder builder)
     {
@@ -35,6 +36,8 @@ public static class TelemetryExtensions
         // any reader the SDK aggregates nothing.
         var prometheus = builder.Configuration.GetValue<bool>("Metrics:Enabled");
         var otlp = !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
+        // Spans cost every request an Activity and its tags: record them only when something will export them.
+        var traces = otlp || builder.Configuration.GetValue<bool>("Telemetry:Traces");
 
         var telemetry = builder.Services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService(builder.Configuration["OTEL_SERVICE_NAME"] ?? "redissync-gateway"))
@@ -47,8 +50,9 @@ public static class TelemetryExtensions
                 // No response cache (the exporter's default is 300 ms): a scrape shows every write already answered.
                 // Scrapes are rare, and behind the API key and the rate limiter.
                 if (prometheus) metrics.AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0);
-            })
-            .WithTracing(tracing => tracing
+            });
+        if (traces)
+            telemetry.WithTracing(tracing => tracing
                 .AddSource(SyncTelemetry.SourceName)
                 .AddAspNetCoreInstrumentation(o => o.Filter = http => !IsProbe(http.Request.Path))
                 .AddHttpClientInstrumentation());

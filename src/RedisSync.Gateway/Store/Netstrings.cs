@@ -36,6 +36,21 @@ internal sealed class NetstringWriter
         return this;
     }
 
+    /// <summary>A clock as "version|timestampMs|source|site" (sources and sites are ASCII), without a string in between.</summary>
+    public NetstringWriter Add(in Merge.Clock clock)
+    {
+        Span<byte> text = stackalloc byte[44 + clock.Source.Length + clock.Site.Length];
+        Utf8Formatter.TryFormat(clock.Version, text, out var n);
+        text[n++] = (byte)'|';
+        Utf8Formatter.TryFormat(clock.TimestampMs, text[n..], out var m);
+        n += m;
+        text[n++] = (byte)'|';
+        n += Encoding.ASCII.GetBytes(clock.Source, text[n..]);
+        text[n++] = (byte)'|';
+        n += Encoding.ASCII.GetBytes(clock.Site, text[n..]);
+        return Add(text[..n]);
+    }
+
     public NetstringWriter Add(ReadOnlySpan<byte> bytes)
     {
         WriteLength(bytes.Length);

@@ -65,9 +65,9 @@ public static class RecordCodec
 
     private static void WriteState(NetstringWriter w, RecordState state)
     {
-        w.Add(state.Floor is { } floor ? ClockText(floor) : "");
+        if (state.Floor is { } floor) w.Add(floor); else w.Add("");
         w.Add(state.Floor is null ? "" : state.FloorIsDelete ? "d" : "p");
-        foreach (var f in state.Fields) w.Add(f.Name).Add(ClockText(f.Clock)).Add(f.Value ?? "");
+        foreach (var f in state.Fields) w.Add(f.Name).Add(f.Clock).Add(f.Value ?? "");
     }
 
     public static RecordState DecodeState(ReadOnlySpan<byte> bytes)

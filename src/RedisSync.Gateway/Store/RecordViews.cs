@@ -8,16 +8,18 @@ public static class RecordViews
 {
     public static RecordView Record(string collection, string id, long revision, string seq, RecordState state, MergePolicy policy, bool includeClocks = false)
     {
-        var data = new List<KeyValuePair<string, string>>(state.Fields.Length);
+        var data = new KeyValuePair<string, string>[state.VisibleCount];
         Dictionary<string, ClockView>? clocks = includeClocks ? new(StringComparer.Ordinal) : null;
+        var n = 0;
         foreach (var f in state.Fields)
         {
             if (!f.Visible) continue;
-            data.Add(KeyValuePair.Create(f.Name, f.Value!));
+            data[n++] = KeyValuePair.Create(f.Name, f.Value!);
             clocks?.Add(f.Name, ClockView.From(f.Clock));
         }
         var clock = state.RecordClock(policy);
-        return new RecordView(collection, id, revision, seq.Length == 0 ? null : seq, state.Deleted, new RecordData(data),
+        // A state's fields are sorted by name already.
+        return new RecordView(collection, id, revision, seq.Length == 0 ? null : seq, state.Deleted, RecordData.FromSorted(data),
             clock is { } c ? ClockView.From(c) : null,
             seq.Length == 0 ? null : Timestamps.Format(Seq.Milliseconds(seq))) { Fields = clocks };
     }

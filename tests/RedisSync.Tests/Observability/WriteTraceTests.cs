@@ -59,9 +59,17 @@ public sealed class WriteTraceTests
         Assert.Equal(3, redis.GetTagItem("redissync.records"));
     }
 
-    /// <summary>A live gateway whose tracer provider also hands every span to <see cref="SpanRecorder"/>.</summary>
-    private sealed class TracedGateway(SpanRecorder spans) : LiveGateway
+    /// <summary>A live gateway that records traces (Telemetry:Traces, as with an exporter added in code) and hands every span to <see cref="SpanRecorder"/>.</summary>
+    private sealed class TracedGateway : LiveGateway
     {
+        private readonly SpanRecorder spans;
+
+        public TracedGateway(SpanRecorder spans)
+        {
+            this.spans = spans;
+            Settings["Telemetry:Traces"] = "true";
+        }
+
         protected override void ConfigureWebHost(IWebHostBuilder builder)
         {
             base.ConfigureWebHost(builder);
