@@ -41,19 +41,14 @@ internal sealed class ApiKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> schemeOptions,
     ILoggerFactory logger,
     UrlEncoder encoder,
-    IOptions<AuthOptions> auth)
+    ApiKeyRegistry keys)
     : AuthenticationHandler<AuthenticationSchemeOptions>(schemeOptions, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
 
-    private readonly (byte[] Hash, ApiKeyOptions Key)[] _keys = auth.Value.Keys
-        .Select(k => (k.KeySha256 is { } hex ? Convert.FromHexString(hex) : SHA256.HashData(Encoding.UTF8.GetBytes(k.Key!)), k))
-        .ToArray();
-
     protected override Task<AuthenticateResult> HandleAuthenticateAsync()
     {
-        if (!auth.Value.Enabled)
-            return Task.FromResult(Success(new Claim(ClaimTypes.Name, "anonymous"), new Claim(CallerClaims.Read, "*"), new Claim(CallerClaims.Write, "*")));
+        if (keys.Anonymous is { } anonymous) return Task.FromResult(Success(anonymous));
 
         string? presented = Request.Headers["X-Api-Key"].FirstOrDefault();
         if (string.IsNullOrEmpty(presented)) presented = Request.Query["access_token"].FirstOrDefault();
@@ -63,19 +58,7 @@ internal sealed class ApiKeyAuthenticationHandler(
             presented = authorization["Bearer ".Length..].Trim();
         if (string.IsNullOrEmpty(presented)) return Task.FromResult(AuthenticateResult.NoResult());
 
-        var hash = SHA256.HashData(Encoding.UTF8.GetBytes(presented));
-        ApiKeyOptions? match = null;
-        foreach (var (keyHash, key) in _keys)
-            if (CryptographicOperations.FixedTimeEquals(hash, keyHash)) match = key;
-        if (match is null) return Task.FromResult(AuthenticateResult.Fail("Invalid API key"));
-
-        var claims = new List<Claim> { new(ClaimTypes.Name, match.Name!) };
-        if (match.Source is not null) claims.Add(new Claim(CallerClaims.Source, match.Source));
-        // A peer site reads everything, whatever its Read list says.
-        if (match.Replicate) claims.AddRange([new Claim(CallerClaims.Replicate, "true"), new Claim(CallerClaims.Read, "*")]);
-        claims.AddRange(match.Read.Select(c => new Claim(CallerClaims.Read, c)));
-        claims.AddRange(match.Write.Select(c => new Claim(CallerClaims.Write, c)));
-        return Task.FromResult(Success([.. claims]));
+        return Task.FromResult(keys.Find(presented) is { } principal ? Success(principal) : AuthenticateResult.Fail("Invalid API key"));
     }
 
     protected override Task HandleChallengeAsync(AuthenticationProperties properties) =>
@@ -89,6 +72,52 @@ internal sealed class ApiKeyAuthenticationHandler(
             ? $"This API key may not {(CollectionAccessHandler.IsRead(Request) ? "read" : "write")} collection '{collection}'."
             : "This API key may not do that.").ExecuteAsync(Context);
 
-    private AuthenticateResult Success(params Claim[] claims) =>
-        AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName)), SchemeName));
+    private static AuthenticateResult Success(ClaimsPrincipal principal) =>
+        AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));
+}
+
+/// <summary>
+/// The configured keys, hashed once, each with the caller it stands for (built once and shared by every request and
+/// connection that presents it: nothing mutates a principal). Every key is compared, by SHA-256 and in constant
+/// time, so neither the match nor its position leaks through timing.
+/// </summary>
+internal sealed class ApiKeyRegistry
+{
+    private readonly (byte[] Hash, ClaimsPrincipal Principal)[] _keys;
+
+    public ApiKeyRegistry(IOptions<AuthOptions> auth)
+    {
+        if (!auth.Value.Enabled)
+            Anonymous = Principal([new Claim(ClaimTypes.Name, "anonymous"), new Claim(CallerClaims.Read, "*"), new Claim(CallerClaims.Write, "*")]);
+        _keys = auth.Value.Keys
+            .Select(k => (k.KeySha256 is { } hex ? Convert.FromHexString(hex) : SHA256.HashData(Encoding.UTF8.GetBytes(k.Key!)), Principal(ClaimsOf(k))))
+            .ToArray();
+    }
+
+    /// <summary>Every caller, when auth is off; else null.</summary>
+    public ClaimsPrincipal? Anonymous { get; }
+
+    public ClaimsPrincipal? Find(string presented)
+    {
+        Span<byte> hash = stackalloc byte[32];
+        SHA256.HashData(Encoding.UTF8.GetBytes(presented), hash);
+        ClaimsPrincipal? match = null;
+        foreach (var (keyHash, principal) in _keys)
+            if (CryptographicOperations.FixedTimeEquals(hash, keyHash)) match = principal;
+        return match;
+    }
+
+    private static List<Claim> ClaimsOf(ApiKeyOptions key)
+    {
+        var claims = new List<Claim> { new(ClaimTypes.Name, key.Name!) };
+        if (key.Source is not null) claims.Add(new Claim(CallerClaims.Source, key.Source));
+        // A peer site reads everything, whatever its Read list says.
+        if (key.Replicate) claims.AddRange([new Claim(CallerClaims.Replicate, "true"), new Claim(CallerClaims.Read, "*")]);
+        claims.AddRange(key.Read.Select(c => new Claim(CallerClaims.Read, c)));
+        claims.AddRange(key.Write.Select(c => new Claim(CallerClaims.Write, c)));
+        return claims;
+    }
+
+    private static ClaimsPrincipal Principal(IEnumerable<Claim> claims) =>
+        new(new ClaimsIdentity(claims, ApiKeyAuthenticationHandler.SchemeName));
 }

@@ -1,37 +1,37 @@
-using System.Threading.Channels;
 using Microsoft.AspNetCore.SignalR;
 using RedisSync.Gateway.Observability;
 
 namespace RedisSync.Gateway.Realtime;
 
 /// <summary>
-/// One SignalR connection's outbound side: a bounded queue and one pump that sends from it. Feeds only
-/// enqueue (never wait on a client), so a slow connection delays nobody; when its queue overflows it is
-/// disconnected with a logged reason and resumes from its last seq.
+/// One SignalR connection's outbound side. Feeds only enqueue and never wait on a client, so a slow connection
+/// delays nobody; when more than the outbound bound is waiting it is disconnected with a logged reason and resumes
+/// from its last seq. An idle connection holds no queue and no task: a send starts on the feed's own thread (most
+/// complete at once, the socket having room), and only a send that has to wait for the client gets a queue for what
+/// comes meanwhile and a continuation that drains it.
 /// </summary>
 internal sealed class ClientConnection
 {
-    private readonly Channel<(string Method, object Payload)> _outbound;
     private readonly HubCallerContext _context;
+    private readonly IHubContext<SyncHub> _hub;
+    private readonly int _bound;
     private readonly ILogger _log;
     private readonly SyncMetrics _metrics;
-    private int _aborted;
+    private readonly Lock _gate = new();
+    private Queue<(string Method, object Payload)>? _waiting; // only while a send is in flight
+    private bool _sending;
+    private bool _aborted;
     private int _closed;
 
-    public ClientConnection(HubCallerContext context, IHubContext<SyncHub> hub, int bufferLength, string? key, SyncMetrics metrics, ILogger log)
+    public ClientConnection(HubCallerContext context, IHubContext<SyncHub> hub, int bound, string? key, SyncMetrics metrics, ILogger log)
     {
         _context = context;
+        _hub = hub;
+        _bound = bound;
         Key = key;
         _metrics = metrics;
         metrics.ConnectionOpened();
         _log = log;
-        _outbound = Channel.CreateBounded<(string, object)>(new BoundedChannelOptions(bufferLength)
-        {
-            SingleReader = true,
-            FullMode = BoundedChannelFullMode.Wait, // TryWrite fails when full; nothing is silently dropped
-        });
-        var client = hub.Clients.Client(context.ConnectionId);
-        _ = Task.Run(() => PumpAsync(client));
     }
 
     public string Id => _context.ConnectionId;
@@ -47,41 +47,78 @@ internal sealed class ClientConnection
 
     public void Enqueue(string method, object payload)
     {
-        if (_outbound.Writer.TryWrite((method, payload)))
+        lock (_gate)
         {
-            if (method == "change") _metrics.Delivered();
-            return;
+            if (_aborted) return;
+            if (_sending)
+            {
+                var waiting = _waiting ??= new Queue<(string, object)>();
+                if (waiting.Count >= _bound)
+                {
+                    _metrics.DroppedSlow();
+                    AbortLocked("outbound buffer full: the client reads more slowly than changes arrive");
+                    return;
+                }
+                waiting.Enqueue((method, payload));
+                if (method == "change") _metrics.Delivered();
+                return;
+            }
+            _sending = true;
         }
-        if (Volatile.Read(ref _aborted) == 0) _metrics.DroppedSlow();
-        Abort("outbound buffer full: the client reads more slowly than changes arrive");
+        if (method == "change") _metrics.Delivered();
+        _ = SendAsync(method, payload);
     }
 
-    public void Abort(string reason)
-    {
-        if (Interlocked.Exchange(ref _aborted, 1) == 1) return;
-        RealtimeLog.Disconnecting(_log, Id, reason);
-        _outbound.Writer.TryComplete();
-        _context.Abort();
-    }
-
-    public void Close()
-    {
-        _outbound.Writer.TryComplete();
-        if (Interlocked.Exchange(ref _closed, 1) == 0) _metrics.ConnectionClosed();
-    }
-
-    private async Task PumpAsync(ISingleClientProxy client)
+    // Sends, then whatever queued up meanwhile, in order; returns when nothing is left.
+    private async Task SendAsync(string method, object payload)
     {
         try
         {
-            await foreach (var (method, payload) in _outbound.Reader.ReadAllAsync())
+            var client = _hub.Clients.Client(Id);
+            while (true)
+            {
                 await client.SendAsync(method, payload);
+                lock (_gate)
+                {
+                    if (_aborted || _waiting is not { Count: > 0 } waiting)
+                    {
+                        _sending = false;
+                        _waiting = null; // an idle connection keeps no queue
+                        return;
+                    }
+                    (method, payload) = waiting.Dequeue();
+                }
+            }
         }
         catch (Exception e)
         {
             RealtimeLog.SendFailed(_log, e, Id);
             Abort("send failed");
         }
+    }
+
+    public void Abort(string reason)
+    {
+        lock (_gate) AbortLocked(reason);
+    }
+
+    private void AbortLocked(string reason)
+    {
+        if (_aborted) return;
+        _aborted = true;
+        _waiting = null;
+        RealtimeLog.Disconnecting(_log, Id, reason);
+        _context.Abort();
+    }
+
+    public void Close()
+    {
+        lock (_gate)
+        {
+            _aborted = true;
+            _waiting = null;
+        }
+        if (Interlocked.Exchange(ref _closed, 1) == 0) _metrics.ConnectionClosed();
     }
 }
 
