@@ -112,6 +112,18 @@ public sealed class PutAndPatchTests(GatewayFactory gateway) : IClassFixture<Gat
     }
 
     [Fact]
+    public async Task AConflictNamesTheClockWithoutAnEpochTimestampWhenTheWriteHadNone()
+    {
+        // Issue 10: under the version policy a write without a timestamp shows none, not 1970-01-01.
+        var c = Unique.Collection();
+        await (await _client.PutAsJsonAsync(Record(c, "r"), new { version = 7, data = new { a = 1 } })).JsonAsync(HttpStatusCode.Created);
+        var problem = await (await _client.PutAsJsonAsync(Record(c, "r"), new { version = 7, data = new { a = 2 } })).ProblemAsync(HttpStatusCode.Conflict, "conflict");
+        var detail = problem.GetProperty("detail").GetString()!;
+        Assert.Contains("version 7", detail);
+        Assert.DoesNotContain("1970", detail);
+    }
+
+    [Fact]
     public async Task ReusingAClockWithADifferentValueIsA409ConflictAndChangesNothing()
     {
         var c = Unique.Collection();

@@ -141,6 +141,17 @@ public sealed class HubSubscribeTests(LiveGateway gateway) : IClassFixture<LiveG
     }
 
     [Fact]
+    public async Task SubscribingBeyondTheLimitFailsWithAProblemCode()
+    {
+        // CONTRACT §7: every failing hub method's message begins with a problem code, this limit's too (§5).
+        await using var hub = await gateway.ConnectHubAsync();
+        var limit = new RedisSync.Gateway.Realtime.RealtimeOptions().MaxSubscriptionsPerConnection;
+        for (var i = 0; i < limit; i++) await hub.SubscribeAsync(Unique.Collection());
+        var error = await Assert.ThrowsAsync<HubException>(() => hub.SubscribeAsync(Unique.Collection()));
+        Assert.Matches("HubException: (validation|forbidden|payload-too-large|rate-limited|unavailable): ", error.Message);
+    }
+
+    [Fact]
     public async Task ConnectingWithoutAValidKeyIsRefused()
     {
         // The client negotiates first: the refusal is that request's 401.
