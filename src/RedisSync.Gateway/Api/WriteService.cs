@@ -74,5 +74,5 @@ public sealed class WriteService(RecordStore store, WriteMapper mapper, IOptions
             : null;
 
     private static string Describe(RecordWrite w) =>
-        $"(version {w.Version}, timestamp {(w.TimestampMs is { } ms ? Timestamps.Format(ms) : "server")}, source {w.Source})";
+        $"(version {w.Version}, {w.TimestampMs switch { null => "timestamp stamped by the server", 0 => "no timestamp", { } ms => "timestamp " + Timestamps.Format(ms) }}, source {w.Source})";
 }

@@ -69,14 +69,14 @@ public sealed class ChangeFeeds(
     {
         ClientConnection connection;
         lock (_connections)
-            connection = _connections.GetValueOrDefault(connectionId) ?? throw new HubException("The connection is closing.");
+            connection = _connections.GetValueOrDefault(connectionId) ?? throw new HubException("unavailable: the connection is closing.");
 
         Subscription? previous;
         lock (connection.Subscriptions)
         {
             connection.Subscriptions.Remove(collection, out previous);
             if (connection.Subscriptions.Count >= options.Value.MaxSubscriptionsPerConnection && !connection.IsPeer)
-                throw new HubException($"At most {options.Value.MaxSubscriptionsPerConnection} subscriptions per connection.");
+                throw new HubException($"rate-limited: at most {options.Value.MaxSubscriptionsPerConnection} subscriptions per connection; unsubscribe from one first.");
         }
         // Subscribing again (e.g. after a resync) replaces the old subscription.
         if (previous is not null) await LeaveAsync(previous);

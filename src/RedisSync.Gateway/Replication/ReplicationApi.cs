@@ -94,9 +94,10 @@ internal static class ReplicationApi
     private static async Task<Results<Ok<ApplyResult>, ValidationProblem, ProblemHttpResult>> Apply(
         string collection, RecordStateBatch body, ClaimsPrincipal user, RecordStore store, IOptions<SyncOptions> sync)
     {
-        // Applying states is a write: a peer's key, or one that may write this collection.
-        if (!user.HasClaim(CallerClaims.Replicate, "true") && !user.CanWrite(collection))
-            return Problems.Forbidden($"Applying record states needs a key with Replicate or write access to '{collection}'.");
+        // States carry any clock, source and site: only a peer site's key may bring them in (a client's key writes
+        // through the API, where its source is its own and its timestamps are checked for skew).
+        if (!user.HasClaim(CallerClaims.Replicate, "true"))
+            return Problems.Forbidden("Applying record states needs a key with Replicate (a peer site's key).");
         var items = body.Items ?? [];
         if (items.Count == 0 || items.Count > sync.Value.MaxBatchSize)
             return Problems.Validation("items", $"items must hold 1 to {sync.Value.MaxBatchSize} states.");
