@@ -17,6 +17,7 @@ public sealed partial class GatewayProcess : IAsyncDisposable
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
     private readonly Process _process;
     private readonly ConcurrentQueue<string> _output = new();
+    private readonly List<(Func<string, bool> Match, TaskCompletionSource<string> Seen)> _watches = [];
 
     private GatewayProcess(Process process) => _process = process;
 
@@ -65,11 +66,11 @@ public sealed partial class GatewayProcess : IAsyncDisposable
         process.OutputDataReceived += (_, e) =>
         {
             if (e.Data is null) return;
-            gateway._output.Enqueue(e.Data);
+            gateway.Record(e.Data);
             if (ListeningLine().Match(e.Data) is { Success: true } m) listening.TrySetResult(new Uri(m.Groups[1].Value));
             if (e.Data.Contains("Application started", StringComparison.Ordinal)) started.TrySetResult();
         };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) gateway._output.Enqueue(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) gateway.Record(e.Data); };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
 
@@ -87,6 +88,33 @@ public sealed partial class GatewayProcess : IAsyncDisposable
         }
         gateway.BaseUrl = listening.Task.Result;
         return gateway;
+    }
+
+    /// <summary>
+    /// The first output line (earlier ones included) that <paramref name="match"/> accepts: waits for the process to
+    /// write it, for at most <paramref name="timeout"/>. For what the gateway only says in its log (event ids).
+    /// </summary>
+    public async Task<string> LineAsync(Func<string, bool> match, TimeSpan timeout, string what)
+    {
+        var seen = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_watches)
+        {
+            if (_output.FirstOrDefault(match) is { } earlier) return earlier;
+            _watches.Add((match, seen));
+        }
+        try { return await seen.Task.WaitAsync(timeout); }
+        catch (TimeoutException) { throw new TimeoutException($"the gateway did not log {what} within {timeout.TotalSeconds:0} s:\n{Output}"); }
+        finally { lock (_watches) _watches.RemoveAll(w => w.Seen == seen); }
+    }
+
+    // Lines are recorded and matched under one lock, so a watch started between the two never misses a line.
+    private void Record(string line)
+    {
+        lock (_watches)
+        {
+            _output.Enqueue(line);
+            foreach (var (match, seen) in _watches) if (match(line)) seen.TrySetResult(line);
+        }
     }
 
     /// <summary>Kills the process with SIGKILL: no shutdown code runs.</summary>
