@@ -36,9 +36,7 @@ public sealed partial class GatewayProcess : IAsyncDisposable
     public static async Task<GatewayProcess> StartAsync(RedisServer redis, IReadOnlyDictionary<string, string>? settings = null)
     {
         var project = ProjectDirectory();
-        var configuration = typeof(GatewayProcess).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Release";
-        var dll = Path.Combine(project, "bin", configuration, "net10.0", "RedisSync.Gateway.dll");
-        if (!File.Exists(dll)) throw new InvalidOperationException($"{dll} is missing: build the gateway project in {configuration} first.");
+        var dll = GatewayDll(project);
 
         // The content root is the project folder, as with `dotnet run`; port 0 lets Kestrel pick a free port,
         // which it reports on its "Now listening on" line.
@@ -166,6 +164,39 @@ public sealed partial class GatewayProcess : IAsyncDisposable
             yield return ($"Auth:Keys:{i}:Read:0", keys[i].Read);
             if (keys[i].Write is { } write) yield return ($"Auth:Keys:{i}:Write:0", write);
         }
+    }
+
+    /// <summary>
+    /// Runs the gateway's executable as a command (e.g. <c>verify URL KEY URL KEY</c>) and waits for it to exit, for at
+    /// most <paramref name="timeout"/>; returns its exit code and everything it printed.
+    /// </summary>
+    public static async Task<(int ExitCode, string Output)> RunCommandAsync(TimeSpan timeout, params string[] args)
+    {
+        var project = ProjectDirectory();
+        var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = project, UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(GatewayDll(project));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var process = Process.Start(psi) ?? throw new InvalidOperationException("could not start dotnet");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        try
+        {
+            await process.WaitForExitAsync().WaitAsync(timeout);
+        }
+        catch (TimeoutException)
+        {
+            process.Kill();
+            throw new TimeoutException($"RedisSync.Gateway {string.Join(' ', args)} did not exit within {timeout.TotalSeconds:0} s");
+        }
+        return (process.ExitCode, await stdout + await stderr);
+    }
+
+    private static string GatewayDll(string project)
+    {
+        var configuration = typeof(GatewayProcess).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Release";
+        var dll = Path.Combine(project, "bin", configuration, "net10.0", "RedisSync.Gateway.dll");
+        if (!File.Exists(dll)) throw new InvalidOperationException($"{dll} is missing: build the gateway project in {configuration} first.");
+        return dll;
     }
 
     private static string ProjectDirectory()
