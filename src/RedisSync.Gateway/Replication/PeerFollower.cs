@@ -92,7 +92,10 @@ internal sealed class PeerFollower(
         var follow = _collections.GetOrAdd(collection, c => new CollectionFollow(c));
         try
         {
-            follow.Cursor ??= (await store.CursorsAsync(collection)).GetValueOrDefault(Name);
+            // Read from this site's Redis every time, never only remembered: a Redis that came back without its
+            // latest writes (restarted without fsync, failed over, restored from a backup) lost the states the lost
+            // cursor covered too, and following from the remembered one would never bring them back.
+            follow.Cursor = (await store.CursorsAsync(collection)).GetValueOrDefault(Name);
             while (!ct.IsCancellationRequested)
             {
                 var after = follow.Cursor ?? "0-0";
