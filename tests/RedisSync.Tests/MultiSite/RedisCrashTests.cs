@@ -6,7 +6,10 @@ using RedisSync.Tests.Fixtures;
 
 namespace RedisSync.Tests.MultiSite;
 
-/// <summary>Two sites; west's redis-server is append-only with <c>appendfsync always</c>, so it can be killed and lose nothing.</summary>
+/// <summary>
+/// Two sites; west's redis-server is append-only with <c>appendfsync always</c>, so it can be killed and lose nothing;
+/// east's keeps nothing on disk, so a restart empties it.
+/// </summary>
 public sealed class CrashingSites : SitesFixture
 {
     protected override void Configure(SiteSetup site) => site.AppendFsyncAlways = site.Name == "west";
@@ -95,5 +98,27 @@ public sealed class RedisCrashTests(CrashingSites fixture) : IClassFixture<Crash
 
         // East never took anything back from west (echoes write nothing): one entry per write it answered.
         Assert.Equal(written, (await East.ReplicationLogAsync(c)).Count);
+    }
+
+    [Fact]
+    public async Task ASiteWhoseRedisLostEverythingGetsItBackFromItsPeer()
+    {
+        var c = Unique.Collection("wiped");
+        using (var east = East.Client())
+            await east.BatchAsync(c, Enumerable.Range(0, 10).Select(i => $$$"""{"id":"r{{{i}}}","op":"put","version":1,"data":{"i":{{{i}}}}}"""));
+        using (var west = West.Client())
+            await west.BatchAsync(c, Enumerable.Range(0, 5).Select(i => $$$"""{"id":"w{{{i}}}","op":"put","version":1,"data":{"i":{{{i}}}}}"""));
+        await _sites.WaitConvergedAsync(c);
+        await East.WaitForPeerAsync(West, c, x => x.GetProperty("state").GetString() == "following" && x.GetProperty("lagChanges").GetInt64() == 0, "caught up");
+
+        // East's Redis comes back empty (no persistence): its records and its cursors in west's log are gone, while
+        // its gateway still runs and still remembers where it was.
+        East.Redis.Kill();
+        await East.Redis.RestartAsync();
+        await Poll.UntilAsync(async () => (await East.MergedViewAsync(c, "r0")) == "absent", SiteChecks.Converge, "east to answer from its empty Redis");
+
+        // East follows west from what its Redis says (nothing), so it reads west's log again from the start.
+        await _sites.WaitConvergedAsync(c);
+        await _sites.AssertSameEverywhereAsync(c, Enumerable.Range(0, 10).Select(i => $"r{i}").Concat(Enumerable.Range(0, 5).Select(i => $"w{i}")));
     }
 }
