@@ -143,10 +143,11 @@ const PEER_STATES = ['following', 'catching-up', 'copying', 'failing'];
 const worstState = (collections) => collections.reduce((worst, c) =>
   (PEER_STATES.indexOf(c.state) > PEER_STATES.indexOf(worst) ? c.state : worst), 'following');
 
-function formatLag(changes, ms) {
-  if (changes === 0) return 'up to date';
+// The lag is as of the last contact with the peer: while it fails, that is all anyone knows.
+function formatLag(changes, ms, state) {
   const age = ms >= 10_000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`;
-  return `${changes} change${changes === 1 ? '' : 's'} behind · ${age}`;
+  const lag = changes === 0 ? 'up to date' : `${changes} change${changes === 1 ? '' : 's'} behind · ${age}`;
+  return state === 'failing' ? `last known: ${lag}` : lag;
 }
 
 /**
@@ -176,13 +177,13 @@ export class PeersPanel {
       const details = collections.map((c) => el('li', { dataset: { collection: c.collection, state: c.state }, title: c.cursor ? `cursor ${c.cursor}` : '' },
         el('span', { className: 'collection-name' }, c.collection),
         el('span', { className: 'state' }, c.state),
-        el('span', { className: 'lag' }, formatLag(c.lagChanges, c.lagMs)),
+        el('span', { className: 'lag' }, formatLag(c.lagChanges, c.lagMs, c.state)),
         c.lastError ? el('span', { className: 'last-error error', title: c.lastError }, c.lastError) : null));
       return el('li', { className: 'peer', dataset: { peer: peer.name, state }, title: peer.url },
         el('div', { className: 'peer-head' },
           el('span', { className: 'name' }, peer.name),
           el('span', { className: 'state' }, state),
-          el('span', { className: 'lag' }, collections.length ? formatLag(changes, ms) : 'no collections yet')),
+          el('span', { className: 'lag' }, collections.length ? formatLag(changes, ms, state) : 'no collections yet')),
         details.length ? el('ul', { className: 'peer-collections' }, ...details) : null);
     });
     this.list.replaceChildren(...rows);
