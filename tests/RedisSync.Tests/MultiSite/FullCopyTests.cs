@@ -67,22 +67,29 @@ public sealed partial class FullCopyTests(TrimmingSites fixture) : IClassFixture
         Assert.Contains("\"n\":1000", views["r10"]);
         Assert.Contains("\"n\":\"west\"", views["r25"]);
         var copies = await CopiesAsync(West, "east");
-        Assert.True(copies >= 1, $"west's redissync_replication_copies_total{{peer=\"east\"}} is {copies}");
+        Assert.True(copies >= 1, $"west's redissync_replication_copies_total{{peer=\"east\"}} is {copies?.ToString(CultureInfo.InvariantCulture) ?? "absent"}");
 
         // Following resumes from where the copy began: the next change arrives without another copy.
         await east.PutAsync(c, "after-copy", 1, "{}");
         await _sites.WaitConvergedAsync(c);
         Assert.Equal(copies, await CopiesAsync(West, "east"));
+        // Caught up: the lag gauges say so, in changes and in time.
+        await Poll.UntilAsync(async () => await SampleAsync(West, "redissync_replication_lag_changes", "east") == 0
+            && await SampleAsync(West, "redissync_replication_lag_age_milliseconds", "east") == 0, SiteChecks.Converge, "west's lag gauges to read 0");
     }
 
-    private static async Task<long> CopiesAsync(Site site, string peer)
+    private static Task<long?> CopiesAsync(Site site, string peer) => SampleAsync(site, "redissync_replication_copies_total", peer);
+
+    // The value of one metric's sample for a peer in the site's /metrics, or null when it has none yet.
+    private static async Task<long?> SampleAsync(Site site, string metric, string peer)
     {
         using var client = site.Client();
         var text = await (await client.GetAsync("/metrics")).Content.ReadAsStringAsync();
-        var sample = CopiesSample().Matches(text).FirstOrDefault(m => m.Groups["labels"].Value.Contains($"peer=\"{peer}\"", StringComparison.Ordinal));
-        return sample is null ? 0 : long.Parse(sample.Groups["value"].Value, CultureInfo.InvariantCulture);
+        var sample = Sample().Matches(text).FirstOrDefault(m => m.Groups["name"].Value == metric
+            && m.Groups["labels"].Value.Contains($"peer=\"{peer}\"", StringComparison.Ordinal));
+        return sample is null ? null : long.Parse(sample.Groups["value"].Value, CultureInfo.InvariantCulture);
     }
 
-    [GeneratedRegex(@"^redissync_replication_copies_total\{(?<labels>[^}]*)\} (?<value>\d+)", RegexOptions.Multiline)]
-    private static partial Regex CopiesSample();
+    [GeneratedRegex(@"^(?<name>redissync_[a-z_]+)\{(?<labels>[^}]*)\} (?<value>\d+)", RegexOptions.Multiline)]
+    private static partial Regex Sample();
 }
