@@ -38,7 +38,8 @@ public sealed class Site : IAsyncDisposable
     public RedisServer Redis { get; }
 
     /// <summary>The running gateway (a new process after <see cref="StartGatewayAsync"/>).</summary>
-    public GatewayProcess Gateway { get; private set; } = null!;
+    public GatewayProcess Gateway => _gateway ?? throw new InvalidOperationException($"site {Name}'s gateway is not running");
+    private GatewayProcess? _gateway;
 
     /// <summary>The key this site issued to its peers: it has <c>Replicate</c>, so it also reads the replication,
     /// digest and repair endpoints.</summary>
@@ -60,16 +61,21 @@ public sealed class Site : IAsyncDisposable
     /// <summary>Starts the gateway (again) on this site's Redis, with the same settings.</summary>
     public async Task StartGatewayAsync()
     {
-        Gateway = await GatewayProcess.StartAsync(Redis, _settings);
+        _gateway = await GatewayProcess.StartAsync(Redis, _settings);
         _started(this);
     }
 
     /// <summary>Stops the gateway gracefully (SIGTERM); Redis keeps running.</summary>
-    public async Task StopGatewayAsync() => await Gateway.DisposeAsync();
+    public async Task StopGatewayAsync()
+    {
+        var gateway = Gateway;
+        _gateway = null;
+        await gateway.DisposeAsync();
+    }
 
     public async ValueTask DisposeAsync()
     {
-        if (Gateway is not null) await Gateway.DisposeAsync();
+        if (_gateway is not null) await StopGatewayAsync();
         await Redis.DisposeAsync();
     }
 }
@@ -97,7 +103,18 @@ public sealed class Sites : IAsyncDisposable
     {
         var setups = names.Select(n => new SiteSetup(n)).ToArray();
         foreach (var setup in setups) configure?.Invoke(setup);
-        var servers = await Task.WhenAll(setups.Select(s => RedisServer.StartAsync(appendOnly: s.AppendFsyncAlways, appendFsyncAlways: s.AppendFsyncAlways)));
+        var starting = setups.Select(s => RedisServer.StartAsync(appendOnly: s.AppendFsyncAlways, appendFsyncAlways: s.AppendFsyncAlways)).ToArray();
+        try
+        {
+            await Task.WhenAll(starting);
+        }
+        catch
+        {
+            // Stop the servers that did start: nobody else knows about them.
+            foreach (var started in starting.Where(t => t.IsCompletedSuccessfully)) await started.Result.DisposeAsync();
+            throw;
+        }
+        var servers = starting.Select(t => t.Result).ToArray();
 
         // The relays are bound first, so every peer URL is known before any gateway starts.
         var pairs = (from a in names from b in names where a != b select (a, b)).ToArray();
