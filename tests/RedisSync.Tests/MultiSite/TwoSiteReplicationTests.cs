@@ -29,7 +29,7 @@ public sealed class TwoSiteReplicationTests(TwoSites fixture) : IClassFixture<Tw
         var seed = Seed();
         var rng = new Random(seed);
         // Several collections at once, each with a few records whose same fields both sites write at the same time.
-        var scenarios = Enumerable.Range(0, 6).Select(_ =>
+        var scenarios = Enumerable.Range(0, 10).Select(_ =>
             (Collection: Unique.Collection("conflict"), Writes: SiteWrite.Conflicting(rng, ["r1", "r2", "r3"], count: 40, sites: 2))).ToList();
 
         await Task.WhenAll(scenarios.SelectMany(s => SendConcurrentlyAsync(rng.Next(), s.Collection, s.Writes)));
