@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as signalR from '@microsoft/signalr';
 import { chromium } from 'playwright-core';
-import { gatewayProject, keys, startGateway } from './harness.mjs';
+import { freePort, gatewayProject, keys, startGateway } from './harness.mjs';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 // Without the networking flags Chromium keeps trying to reach Google's services from a closed network.
@@ -91,15 +91,15 @@ function shot(page, name) {
   return page.screenshot({ path: join(artifacts, `${name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}.png`), fullPage: true });
 }
 
-async function signIn(page, key = keys.writer, query = '') {
-  const response = await page.goto(`${gw.url}/${query}`);
+async function signIn(page, key = keys.writer, query = '', base = gw.url) {
+  const response = await page.goto(`${base}/${query}`);
   assert.equal(response.status(), 200, `GET / answered ${response.status()}: is app.UseDashboard() in Program.cs?`);
   await page.locator('#key-input').fill(key);
   await page.locator('#key-submit').click();
 }
 
-async function signedIn(page, query = '') {
-  await signIn(page, keys.writer, query);
+async function signedIn(page, query = '', key = keys.writer, base = gw.url) {
+  await signIn(page, key, query, base);
   await page.locator('#app').waitFor({ state: 'visible', timeout: WAIT_MS });
 }
 
@@ -405,4 +405,66 @@ test('over MessagePack (?protocol=messagepack) the page shows changes in place a
   await until(page, (name) => document.getElementById('records-title').textContent === name, c, 'the collection to load again');
   await untilCell(page, 'r1', 'n', '42');
   assert.deepEqual(problems, []);
+});
+
+// --- two sites ------------------------------------------------------------------------------------------
+
+/** The replication panel as the page shows it: [{ peer, state, collections: { name: state } }]. */
+const peersShown = (page) => page.locator('#peers li.peer').evaluateAll((items) => items.map((li) => ({
+  peer: li.dataset.peer,
+  state: li.dataset.state,
+  collections: Object.fromEntries([...li.querySelectorAll('.peer-collections li')].map((c) => [c.dataset.collection, c.dataset.state])),
+})));
+
+test('the dashboard shows the sites it replicates from and their lag, and nothing to a key that may not see them', { timeout: TEST_TIMEOUT_MS }, async (t) => {
+  // Two sites, each its own redis-server and gateway, each pulling from the other with a key the other issued.
+  const peerKey = (site) => `js-peer-key-of-${site}-00000`;
+  const ports = { east: await freePort(), west: await freePort() };
+  const site = (name, peer) => ({
+    Replication__Site: name,
+    Replication__PollInterval: '00:00:00.200',
+    Replication__Peers__0__Name: peer,
+    Replication__Peers__0__Url: `http://127.0.0.1:${ports[peer]}`,
+    Replication__Peers__0__ApiKey: peerKey(peer),
+    Auth__Keys__2__Name: 'peer-sites', Auth__Keys__2__Key: peerKey(name), Auth__Keys__2__Replicate: 'true',
+  });
+  const [east, west] = await Promise.all([
+    startGateway(site('east', 'west'), { contentRoot: gatewayProject, port: ports.east }),
+    startGateway(site('west', 'east'), { port: ports.west }),
+  ]);
+  t.after(async () => { await Promise.all([east.stop(), west.stop()]); });
+
+  const c = collectionName();
+  await put(c, 'r1', { n: 1 }, west.url);
+  const { page, problems } = await openPage(t);
+  await signedIn(page, '', keys.writer, east.url);
+  await until(page, (collection) => {
+    const peer = document.querySelector('#peers li.peer[data-peer="west"]');
+    return peer?.dataset.state === 'following'
+      && peer.querySelector(`.peer-collections li[data-collection="${collection}"]`)?.dataset.state === 'following';
+  }, c, 'west and its collection to be shown as followed');
+  assert.equal(await page.locator('#peers-site').textContent(), 'at east');
+  assert.equal(await page.locator(`#peers li[data-peer="west"] .peer-collections li[data-collection="${c}"] .lag`).textContent(), 'up to date');
+  await shot(page, 'peers-following');
+
+  // West goes away: the panel follows east's view of it within a few seconds, with the error.
+  await west.stopGateway();
+  await until(page, (collection) => document.querySelector('#peers li.peer[data-peer="west"]')?.dataset.state === 'failing'
+    && document.querySelector(`#peers .peer-collections li[data-collection="${collection}"] .last-error`)?.textContent.length > 0, c, 'west to be shown failing');
+  await shot(page, 'peers-failing');
+  await west.startGateway();
+  await put(c, 'r2', { n: 2 }, west.url);
+  await until(page, () => document.querySelector('#peers li.peer[data-peer="west"]')?.dataset.state === 'following'
+    && !document.querySelector('#peers .last-error'), null, 'west to be followed again');
+  assert.deepEqual((await peersShown(page)).map((p) => p.peer), ['west']);
+  assert.deepEqual(problems, []);
+
+  // A key that may not see replication (read on "orders" only): the panel stays hidden, and nothing says so.
+  const limited = await openPage(t);
+  const refused = limited.page.waitForResponse((r) => r.url().endsWith('/api/v1/replication'), { timeout: WAIT_MS });
+  await signedIn(limited.page, '', keys.ordersOnly, east.url);
+  assert.equal((await refused).status(), 403);
+  assert.equal(await limited.page.locator('#peers-panel').isVisible(), false);
+  assert.equal(await limited.page.locator('#records-error').isVisible(), false);
+  assert.deepEqual(limited.problems, []);
 });

@@ -17,7 +17,8 @@ export const keys = {
   ordersOnly: 'js-orders-key-00000000002',
 };
 
-function freePort() {
+/** A free loopback port (for a gateway whose URL another one must know before either starts). */
+export function freePort() {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -64,7 +65,8 @@ async function stopProcess(child, graceMs = 15_000) {
 /**
  * Starts redis-server + gateway; `settings` are extra environment variables for the gateway.
  * `options.contentRoot` is the gateway's working directory and so its content root (default: this
- * process's); give `gatewayProject` to serve the dashboard.
+ * process's); give `gatewayProject` to serve the dashboard. `options.port` is the gateway's port (default:
+ * a free one).
  *
  * Besides `url` and `stop()`, the result can stop the gateway and start it again on the same port with
  * Redis kept (`stopGateway()`, `startGateway()`), and start more instances on the same Redis
@@ -72,7 +74,7 @@ async function stopProcess(child, graceMs = 15_000) {
  */
 export async function startGateway(settings = {}, options = {}) {
   const redisPort = await freePort();
-  const httpPort = await freePort();
+  const httpPort = options.port ?? await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'redissync-js-'));
   const redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
   const env = {

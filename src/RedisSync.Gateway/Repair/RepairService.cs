@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using RedisSync.Gateway.Merge;
 using RedisSync.Gateway.Replication;
 using RedisSync.Gateway.Store;
 using StackExchange.Redis;
@@ -87,14 +88,14 @@ public sealed class RepairService(
     private async Task<(CollectionRepair, int Requests)> RepairCollectionAsync(PeerClient peer, string collection, CancellationToken ct)
     {
         var requests = 1;
-        var theirs = (await peer.GetJsonAsync<CollectionDigest>($"/api/v1/collections/{collection}/digest", ct))!;
+        var theirDigest = (await peer.GetJsonAsync<CollectionDigest>($"/api/v1/collections/{collection}/digest", ct))!;
         var ours = await digests.OfAsync(collection);
 
         // Descend into the buckets that differ only.
         var differing = new SortedSet<string>(StringComparer.Ordinal);
         for (var b = 0; b < RedisKeys.DigestBuckets; b++)
         {
-            if (theirs.Buckets.Count == RedisKeys.DigestBuckets && theirs.Buckets[b] == ours.Buckets[b]) continue;
+            if (theirDigest.Buckets.Count == RedisKeys.DigestBuckets && theirDigest.Buckets[b] == ours.Buckets[b]) continue;
             requests++;
             var theirItems = (await peer.GetJsonAsync<BucketItems>($"/api/v1/collections/{collection}/digest/buckets/{b}", ct))!.Items
                 .ToDictionary(i => i.Id, i => i.Hash, StringComparer.Ordinal);
@@ -110,21 +111,16 @@ public sealed class RepairService(
             // Theirs into ours: joined, or put in place of what a scrub found damaged here.
             requests++;
             var page = (await peer.PostAsync<RecordStatePage>($"/api/v1/replication/collections/{collection}/records/lookup", new RecordLookup(chunk), ct))!;
-            var incoming = new List<IncomingState>(page.Items.Count);
-            foreach (var item in page.Items)
-            {
-                if (item.State.ToState(out var error) is not { } state)
-                    throw new InvalidDataException($"peer {peer.Name} sent an invalid state for {collection}/{item.Id}: {error}");
-                incoming.Add(new IncomingState(item.Id, state));
-            }
-            var outcomes = await records.RepairStatesAsync(collection, incoming);
-            for (var i = 0; i < outcomes.Count; i++) if (outcomes[i] != StateOutcome.Unchanged) repaired.Add(incoming[i].Id);
-            var replaced = incoming.Where(s => damaged.Contains(s.Id)).Select(s => s.Id).ToHashSet(StringComparer.Ordinal);
+            var theirs = new List<(string, RecordState)>(page.Items.Count);
+            foreach (var item in page.Items) theirs.Add((item.Id, item.ToState(peer.Name, collection)));
+            var intake = await StateIntake.ApplyAsync(records, index, collection, theirs);
+            for (var i = 0; i < intake.Outcomes.Count; i++) if (intake.Outcomes[i] != StateOutcome.Unchanged) repaired.Add(theirs[i].Item1);
+            damaged.ExceptWith(intake.Replaced);
 
             // Ours into theirs (after the join, so both end equal); never a record still damaged here.
             var stored = await records.GetStoredAsync(collection, chunk);
             var outgoing = chunk.Select((id, i) => (id, stored[i]))
-                .Where(x => x.Item2.Exists && (!damaged.Contains(x.id) || replaced.Contains(x.id)))
+                .Where(x => x.Item2.Exists && !damaged.Contains(x.id))
                 .Select(x => new RecordStateItem(x.id, StateJson.From(x.Item2.State))).ToArray();
             if (outgoing.Length == 0) continue;
             requests++;

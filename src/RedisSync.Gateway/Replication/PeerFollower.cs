@@ -92,7 +92,10 @@ internal sealed class PeerFollower(
         var follow = _collections.GetOrAdd(collection, c => new CollectionFollow(c));
         try
         {
-            follow.Cursor ??= (await store.CursorsAsync(collection)).GetValueOrDefault(Name);
+            // Read from this site's Redis every time, never only remembered: a Redis that came back without its
+            // latest writes (restarted without fsync, failed over, restored from a backup) lost the states the lost
+            // cursor covered too, and following from the remembered one would never bring them back.
+            follow.Cursor = (await store.CursorsAsync(collection)).GetValueOrDefault(Name);
             while (!ct.IsCancellationRequested)
             {
                 var after = follow.Cursor ?? "0-0";
@@ -104,12 +107,7 @@ internal sealed class PeerFollower(
                 }
                 // States only grow (a join is monotone), so the last entry of a record in the page covers its earlier ones.
                 var states = new Dictionary<string, IncomingState>(StringComparer.Ordinal);
-                foreach (var item in page.Items)
-                {
-                    if (item.State.ToState(out var error) is not { } state)
-                        throw new InvalidDataException($"peer {Name} sent an invalid state for {collection}/{item.Id}: {error}");
-                    states[item.Id] = new IncomingState(item.Id, state);
-                }
+                foreach (var item in page.Items) states[item.Id] = new IncomingState(item.Id, item.ToState(Name, collection));
                 if (page.Next != after)
                 {
                     var outcomes = await store.ApplyStatesAsync(collection, [.. states.Values], [KeyValuePair.Create(Name, page.Next)]);
@@ -146,13 +144,7 @@ internal sealed class PeerFollower(
         {
             var page = await client.RecordsAsync(follow.Collection, cursor, options.PageSize, ct);
             asOf ??= page.AsOf;
-            var states = new List<IncomingState>(page.Items.Count);
-            foreach (var item in page.Items)
-            {
-                if (item.State.ToState(out var error) is not { } state)
-                    throw new InvalidDataException($"peer {Name} sent an invalid state for {follow.Collection}/{item.Id}: {error}");
-                states.Add(new IncomingState(item.Id, state));
-            }
+            var states = page.Items.Select(item => new IncomingState(item.Id, item.ToState(Name, follow.Collection))).ToList();
             if (states.Count > 0) metrics.Applied(Name, await store.ApplyStatesAsync(follow.Collection, states));
             records += states.Count;
             cursor = page.NextCursor;
@@ -169,8 +161,11 @@ internal sealed class PeerFollower(
         metrics.Failed(Name);
     }
 
+    // What a round can meet and the next round may not: the peer or this site's Redis away, replicas behind
+    // (AckReplicas), other instances' commits racing ours.
     private static bool IsTransient(Exception e, CancellationToken ct) =>
         e is HttpRequestException or TimeoutException or StackExchange.Redis.RedisException or System.Text.Json.JsonException
+            or ReplicaAckException or CommitContentionException
         || (e is OperationCanceledException && !ct.IsCancellationRequested);
 
     // ---------------------------------------------------------------- the doorbell

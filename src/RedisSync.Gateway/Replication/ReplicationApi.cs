@@ -92,7 +92,7 @@ internal static class ReplicationApi
     }
 
     private static async Task<Results<Ok<ApplyResult>, ValidationProblem, ProblemHttpResult>> Apply(
-        string collection, RecordStateBatch body, ClaimsPrincipal user, RecordStore store, IOptions<SyncOptions> sync)
+        string collection, RecordStateBatch body, ClaimsPrincipal user, RecordStore store, DigestStore index, IOptions<SyncOptions> sync)
     {
         // States carry any clock, source and site: only a peer site's key may bring them in (a client's key writes
         // through the API, where its source is its own and its timestamps are checked for skew).
@@ -102,7 +102,7 @@ internal static class ReplicationApi
         if (items.Count == 0 || items.Count > sync.Value.MaxBatchSize)
             return Problems.Validation("items", $"items must hold 1 to {sync.Value.MaxBatchSize} states.");
         var errors = new Dictionary<string, string[]>();
-        var states = new List<IncomingState>(items.Count);
+        var states = new List<(string, Merge.RecordState)>(items.Count);
         for (var i = 0; i < items.Count; i++)
         {
             var item = items[i];
@@ -110,11 +110,11 @@ internal static class ReplicationApi
             string? error = null;
             if (item.State?.ToState(out error) is not { } state) { errors[$"items[{i}].state"] = [error ?? "state is required."]; continue; }
             if (state.VisibleCount > sync.Value.MaxFieldsPerRecord) { errors[$"items[{i}].state"] = [$"at most {sync.Value.MaxFieldsPerRecord} visible fields."]; continue; }
-            states.Add(new IncomingState(item.Id, state));
+            states.Add((item.Id, state));
         }
         if (errors.Count > 0) return Problems.Validation(errors);
-        // A peer's repair pushes these: records a scrub found damaged here take the peer's copy instead of a join.
-        var outcomes = await store.RepairStatesAsync(collection, states);
+        // A repair started by the peer: a record damaged here is replaced by the peer's copy, not joined with it.
+        var outcomes = (await Repair.StateIntake.ApplyAsync(store, index, collection, states)).Outcomes;
         return TypedResults.Ok(new ApplyResult(outcomes.Count(o => o == StateOutcome.Applied),
             outcomes.Count(o => o == StateOutcome.StateOnly), outcomes.Count(o => o == StateOutcome.Unchanged),
             [.. outcomes.Select(o => o switch { StateOutcome.Applied => "applied", StateOutcome.StateOnly => "state-only", _ => "unchanged" })]));

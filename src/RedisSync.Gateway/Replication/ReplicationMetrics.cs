@@ -22,7 +22,8 @@ internal sealed class ReplicationMetrics
         _failures = meter.CreateCounter<long>("redissync.replication.failures", "{failure}", "Failed attempts to follow a peer's collection.");
         meter.CreateObservableGauge("redissync.replication.lag.changes", () => lag().Select(l => new Measurement<long>(l.LagChanges, new KeyValuePair<string, object?>("peer", l.Peer))),
             "{change}", "Changes a peer has that this site has not applied yet, summed over collections, as of the last contact.");
-        meter.CreateObservableGauge("redissync.replication.lag.ms", () => lag().Select(l => new Measurement<long>(l.LagMs, new KeyValuePair<string, object?>("peer", l.Peer))),
+        // The unit is not in the name: Prometheus adds it (redissync_replication_lag_age_milliseconds).
+        meter.CreateObservableGauge("redissync.replication.lag.age", () => lag().Select(l => new Measurement<long>(l.LagMs, new KeyValuePair<string, object?>("peer", l.Peer))),
             "ms", "Age of the oldest change a peer has that this site has not applied, the largest over collections.");
     }
 

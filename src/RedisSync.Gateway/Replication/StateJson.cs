@@ -72,6 +72,9 @@ public sealed record StateJson(ClockJson? Floor, string? FloorKind, IReadOnlyLis
 /// <summary>One change-log entry with the record state after it, for a peer (state-only entries included).</summary>
 public sealed record ReplicationChange(string Seq, long Ordinal, string Id, string Kind, long Revision, string Source, StateJson State)
 {
+    /// <inheritdoc cref="RecordStateItem.ToState(string, string)"/>
+    public RecordState ToState(string peer, string collection) => new RecordStateItem(Id, State).ToState(peer, collection);
+
     public static ReplicationChange From(ChangeEntry e) => new(e.Seq, e.Ordinal, e.Id,
         e.Kind switch { EntryKind.Upsert => "upsert", EntryKind.Delete => "delete", _ => "state" }, e.Revision, e.Source, StateJson.From(e.State));
 }
@@ -83,7 +86,12 @@ public sealed record ReplicationChange(string Seq, long Ordinal, string Id, stri
 public sealed record ReplicationChangePage(IReadOnlyList<ReplicationChange> Items, string Next, bool HasMore, string? Last, long Count);
 
 /// <summary>One record of a full copy or a lookup, deleted ones included.</summary>
-public sealed record RecordStateItem(string Id, StateJson State);
+public sealed record RecordStateItem(string Id, StateJson State)
+{
+    /// <summary>The state a peer sent; a state that breaks the rules stops the exchange with that peer.</summary>
+    public RecordState ToState(string peer, string collection) =>
+        State.ToState(out var error) ?? throw new InvalidDataException($"peer {peer} sent an invalid state for {collection}/{Id}: {error}");
+}
 
 /// <summary>A page of a collection's full state; <c>asOf</c> is where a follower continues after the copy.</summary>
 public sealed record RecordStatePage(IReadOnlyList<RecordStateItem> Items, string? NextCursor, string AsOf);

@@ -93,23 +93,6 @@ public sealed class RecordStore
         return call.Answer;
     }
 
-    /// <summary>
-    /// A repair's states from a peer (CONTRACT §10): joined in, except for records a scrub found damaged here, which
-    /// the peer's copy replaces, with a revision above any this site handed out for them (no revision exceeds the
-    /// number of entries the log ever had); their damage marks are then cleared.
-    /// </summary>
-    public async Task<IReadOnlyList<StateOutcome>> RepairStatesAsync(string collection, IReadOnlyList<IncomingState> states)
-    {
-        if (states.Count == 0) return [];
-        var damaged = (await Db.SetMembersAsync(RedisKeys.Damaged(collection))).Select(v => (string)v!).ToHashSet(StringComparer.Ordinal);
-        var floor = damaged.Count == 0 ? 0 : await ChangeCountAsync(collection) + 1;
-        var incoming = states.Select(s => damaged.Contains(s.Id) ? s with { Replace = true, MinRevision = floor } : s).ToArray();
-        var outcomes = await ApplyStatesAsync(collection, incoming);
-        var replaced = incoming.Where(s => s.Replace).Select(s => (RedisValue)s.Id).ToArray();
-        if (replaced.Length > 0) await Db.SetRemoveAsync(RedisKeys.Damaged(collection), replaced);
-        return outcomes;
-    }
-
     private CommitQueue QueueOf(string collection) =>
         _queues.GetOrAdd(collection, c => new CommitQueue(group => CommitAsync(c, PolicyOf(c), group), _options.MaxRecordsPerCommit));
 

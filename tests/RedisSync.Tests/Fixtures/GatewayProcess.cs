@@ -17,6 +17,7 @@ public sealed partial class GatewayProcess : IAsyncDisposable
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
     private readonly Process _process;
     private readonly ConcurrentQueue<string> _output = new();
+    private readonly List<(Func<string, bool> Match, TaskCompletionSource<string> Seen)> _watches = [];
 
     private GatewayProcess(Process process) => _process = process;
 
@@ -35,9 +36,7 @@ public sealed partial class GatewayProcess : IAsyncDisposable
     public static async Task<GatewayProcess> StartAsync(RedisServer redis, IReadOnlyDictionary<string, string>? settings = null)
     {
         var project = ProjectDirectory();
-        var configuration = typeof(GatewayProcess).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Release";
-        var dll = Path.Combine(project, "bin", configuration, "net10.0", "RedisSync.Gateway.dll");
-        if (!File.Exists(dll)) throw new InvalidOperationException($"{dll} is missing: build the gateway project in {configuration} first.");
+        var dll = GatewayDll(project);
 
         // The content root is the project folder, as with `dotnet run`; port 0 lets Kestrel pick a free port,
         // which it reports on its "Now listening on" line.
@@ -65,11 +64,11 @@ public sealed partial class GatewayProcess : IAsyncDisposable
         process.OutputDataReceived += (_, e) =>
         {
             if (e.Data is null) return;
-            gateway._output.Enqueue(e.Data);
+            gateway.Record(e.Data);
             if (ListeningLine().Match(e.Data) is { Success: true } m) listening.TrySetResult(new Uri(m.Groups[1].Value));
             if (e.Data.Contains("Application started", StringComparison.Ordinal)) started.TrySetResult();
         };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) gateway._output.Enqueue(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) gateway.Record(e.Data); };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
 
@@ -87,6 +86,33 @@ public sealed partial class GatewayProcess : IAsyncDisposable
         }
         gateway.BaseUrl = listening.Task.Result;
         return gateway;
+    }
+
+    /// <summary>
+    /// The first output line (earlier ones included) that <paramref name="match"/> accepts: waits for the process to
+    /// write it, for at most <paramref name="timeout"/>. For what the gateway only says in its log (event ids).
+    /// </summary>
+    public async Task<string> LineAsync(Func<string, bool> match, TimeSpan timeout, string what)
+    {
+        var seen = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_watches)
+        {
+            if (_output.FirstOrDefault(match) is { } earlier) return earlier;
+            _watches.Add((match, seen));
+        }
+        try { return await seen.Task.WaitAsync(timeout); }
+        catch (TimeoutException) { throw new TimeoutException($"the gateway did not log {what} within {timeout.TotalSeconds:0} s:\n{Output}"); }
+        finally { lock (_watches) _watches.RemoveAll(w => w.Seen == seen); }
+    }
+
+    // Lines are recorded and matched under one lock, so a watch started between the two never misses a line.
+    private void Record(string line)
+    {
+        lock (_watches)
+        {
+            _output.Enqueue(line);
+            foreach (var (match, seen) in _watches) if (match(line)) seen.TrySetResult(line);
+        }
     }
 
     /// <summary>Kills the process with SIGKILL: no shutdown code runs.</summary>
@@ -138,6 +164,39 @@ public sealed partial class GatewayProcess : IAsyncDisposable
             yield return ($"Auth:Keys:{i}:Read:0", keys[i].Read);
             if (keys[i].Write is { } write) yield return ($"Auth:Keys:{i}:Write:0", write);
         }
+    }
+
+    /// <summary>
+    /// Runs the gateway's executable as a command (e.g. <c>verify URL KEY URL KEY</c>) and waits for it to exit, for at
+    /// most <paramref name="timeout"/>; returns its exit code and everything it printed.
+    /// </summary>
+    public static async Task<(int ExitCode, string Output)> RunCommandAsync(TimeSpan timeout, params string[] args)
+    {
+        var project = ProjectDirectory();
+        var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = project, UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(GatewayDll(project));
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var process = Process.Start(psi) ?? throw new InvalidOperationException("could not start dotnet");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        try
+        {
+            await process.WaitForExitAsync().WaitAsync(timeout);
+        }
+        catch (TimeoutException)
+        {
+            process.Kill();
+            throw new TimeoutException($"RedisSync.Gateway {string.Join(' ', args)} did not exit within {timeout.TotalSeconds:0} s");
+        }
+        return (process.ExitCode, await stdout + await stderr);
+    }
+
+    private static string GatewayDll(string project)
+    {
+        var configuration = typeof(GatewayProcess).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Release";
+        var dll = Path.Combine(project, "bin", configuration, "net10.0", "RedisSync.Gateway.dll");
+        if (!File.Exists(dll)) throw new InvalidOperationException($"{dll} is missing: build the gateway project in {configuration} first.");
+        return dll;
     }
 
     private static string ProjectDirectory()

@@ -52,6 +52,12 @@ export function createApi(getKey) {
     collections: () => request('GET', 'api/v1/collections'),
 
     /**
+     * `{ site, peers: [{ name, url, collections: [{ collection, cursor, lagChanges, lagMs, state, lastError }] }] }`:
+     * this site's peers and how far behind each is. Needs a key with Replicate or read `*` (else 403).
+     */
+    replication: () => request('GET', 'api/v1/replication'),
+
+    /**
      * Every live record, page by page. `asOf` is the FIRST page's: the collection's last seq before any
      * page was read, so subscribing from it replays whatever changed while the later pages were read.
      */

@@ -2,12 +2,13 @@
 // (records, change feed, who else watches it, connection state) and writes records with PUT.
 import { ApiError, SNAPSHOT_LIMIT, createApi } from './api.js';
 import { LiveCollection, PROTOCOLS } from './live.js';
-import { ChangeFeed, CollectionList, ConnectionBadge, PresenceList, RecordsTable } from './view.js';
+import { ChangeFeed, CollectionList, ConnectionBadge, PeersPanel, PresenceList, RecordsTable } from './view.js';
 
 const KEY_STORAGE = 'redissync.apiKey';
 const NAME_STORAGE = 'redissync.name';
 const COLLECTION_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 const REFRESH_MS = 10_000;
+const PEERS_REFRESH_MS = 3_000;
 
 const $ = (id) => document.getElementById(id);
 
@@ -15,6 +16,7 @@ let apiKey = null;
 let live = null;
 let current = null; // the collection shown
 let refreshTimer = null;
+let peersTimer = null;
 
 const api = createApi(() => apiKey);
 const badge = new ConnectionBadge($('connection'));
@@ -22,6 +24,7 @@ const collectionList = new CollectionList($('collections'), $('collections-note'
 const table = new RecordsTable($('records'), fillWriteForm);
 const feed = new ChangeFeed($('feed'), $('feed-empty'));
 const watchers = new PresenceList($('presence-panel'), $('presence'), $('presence-count'));
+const peers = new PeersPanel($('peers-panel'), $('peers'), $('peers-site'), $('peers-asof'));
 
 // --- hub protocol: ?protocol=json (default) or ?protocol=messagepack --------------------------------
 
@@ -43,6 +46,7 @@ function askForKey(message) {
   live = null;
   current = null;
   watchers.hide();
+  stopPeers();
   apiKey = null;
   sessionStorage.removeItem(KEY_STORAGE);
   $('app').hidden = true;
@@ -128,6 +132,9 @@ function openDashboard(collections) {
   live.start();
   clearInterval(refreshTimer);
   refreshTimer = setInterval(refreshCollections, REFRESH_MS);
+  stopPeers();
+  refreshPeers();
+  peersTimer = setInterval(refreshPeers, PEERS_REFRESH_MS);
 }
 
 function collectionFromHash() {
@@ -205,6 +212,26 @@ async function refreshCollections() {
     if (error instanceof ApiError && error.status === 401) askForKey('The gateway refused the key. Enter a key.');
     // Otherwise the gateway is away for a moment: the connection badge says so; keep the last list.
   }
+}
+
+// --- replication peers: shown only to a key that may see them -----------------------------------------
+
+async function refreshPeers() {
+  if (!live) return;
+  try {
+    peers.render(await api.replication());
+  } catch (error) {
+    // A key without Replicate or read * may not see replication: show nothing and stop asking. A 401 is
+    // the key as a whole, which the rest of the page handles.
+    if (error instanceof ApiError && (error.status === 401 || error.status === 403)) stopPeers();
+    // Otherwise the gateway is away for a moment: the panel keeps its last view, its "as of" ages.
+  }
+}
+
+function stopPeers() {
+  clearInterval(peersTimer);
+  peersTimer = null;
+  peers.hide();
 }
 
 $('open-form').addEventListener('submit', (event) => {

@@ -138,6 +138,66 @@ export class PresenceList {
   }
 }
 
+// A peer is as well as its worst collection.
+const PEER_STATES = ['following', 'catching-up', 'copying', 'failing'];
+const worstState = (collections) => collections.reduce((worst, c) =>
+  (PEER_STATES.indexOf(c.state) > PEER_STATES.indexOf(worst) ? c.state : worst), 'following');
+
+// The lag is as of the last contact with the peer: while it fails, that is all anyone knows.
+function formatLag(changes, ms, state) {
+  const age = ms >= 10_000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`;
+  const lag = changes === 0 ? 'up to date' : `${changes} change${changes === 1 ? '' : 's'} behind · ${age}`;
+  return state === 'failing' ? `last known: ${lag}` : lag;
+}
+
+/**
+ * The sites this one replicates from (GET /api/v1/replication): per peer its state (the worst of its
+ * collections) and its lag, summed over collections in changes and the largest in time; under it, each
+ * collection with its own state, lag and last error.
+ */
+export class PeersPanel {
+  constructor(panel, list, site, asOf) {
+    this.panel = panel;
+    this.list = list;
+    this.site = site;
+    this.asOf = asOf;
+  }
+
+  render(status) {
+    const peers = status?.peers ?? [];
+    if (peers.length === 0) {
+      this.hide(); // replication is off: nothing to show
+      return;
+    }
+    const rows = peers.map((peer) => {
+      const collections = [...peer.collections].sort((a, b) => compareIds(a.collection, b.collection));
+      const state = collections.length ? worstState(collections) : 'waiting';
+      const changes = collections.reduce((sum, c) => sum + c.lagChanges, 0);
+      const ms = collections.reduce((max, c) => Math.max(max, c.lagMs), 0);
+      const details = collections.map((c) => el('li', { dataset: { collection: c.collection, state: c.state }, title: c.cursor ? `cursor ${c.cursor}` : '' },
+        el('span', { className: 'collection-name' }, c.collection),
+        el('span', { className: 'state' }, c.state),
+        el('span', { className: 'lag' }, formatLag(c.lagChanges, c.lagMs, c.state)),
+        c.lastError ? el('span', { className: 'last-error error', title: c.lastError }, c.lastError) : null));
+      return el('li', { className: 'peer', dataset: { peer: peer.name, state }, title: peer.url },
+        el('div', { className: 'peer-head' },
+          el('span', { className: 'name' }, peer.name),
+          el('span', { className: 'state' }, state),
+          el('span', { className: 'lag' }, collections.length ? formatLag(changes, ms, state) : 'no collections yet')),
+        details.length ? el('ul', { className: 'peer-collections' }, ...details) : null);
+    });
+    this.list.replaceChildren(...rows);
+    this.site.textContent = status.site ? `at ${status.site}` : '';
+    this.asOf.textContent = `as of ${new Date().toLocaleTimeString([], { hour12: false })}`;
+    this.panel.hidden = false;
+  }
+
+  hide() {
+    this.list.replaceChildren();
+    this.panel.hidden = true;
+  }
+}
+
 /**
  * The records of one collection, one row per live record (sorted by id), one column per field.
  * Rows are updated in place; the cells of the changed fields are highlighted briefly.
