@@ -58,10 +58,12 @@ internal sealed partial class ErrorHandling(ILogger<ErrorHandling> log) : IExcep
     }
 
     // Redis answers these while it is still loading its data or has no writable primary.
+    // Redis answers these while it is loading its data, has no writable primary, is failing over or migrating a slot,
+    // or (min-replicas-to-write) lacks the replicas it must write to: nothing was written, retry later.
     private static bool IsTransient(RedisServerException e) =>
         e.Message.StartsWith("LOADING", StringComparison.Ordinal) || e.Message.StartsWith("MASTERDOWN", StringComparison.Ordinal)
         || e.Message.StartsWith("READONLY", StringComparison.Ordinal) || e.Message.StartsWith("TRYAGAIN", StringComparison.Ordinal)
-        || e.Message.StartsWith("CLUSTERDOWN", StringComparison.Ordinal);
+        || e.Message.StartsWith("CLUSTERDOWN", StringComparison.Ordinal) || e.Message.StartsWith("NOREPLICAS", StringComparison.Ordinal);
 
     // JsonException messages name .NET types ("System.Int64", our own classes); say it in JSON's words instead.
     private static string JsonMessage(JsonException e) =>
