@@ -57,7 +57,6 @@ internal sealed partial class ErrorHandling(ILogger<ErrorHandling> log) : IExcep
         return true;
     }
 
-    // Redis answers these while it is still loading its data or has no writable primary.
     // Redis answers these while it is loading its data, has no writable primary, is failing over or migrating a slot,
     // or (min-replicas-to-write) lacks the replicas it must write to: nothing was written, retry later.
     private static bool IsTransient(RedisServerException e) =>
