@@ -16,7 +16,9 @@ public sealed class AclUserTests(ITestOutputHelper output)
     /// <summary>The ACL rules after <c>ACL SETUSER gw on &gt;password</c>.</summary>
     public static readonly string[] GatewayRules =
     [
-        "resetkeys", "~rs:*", "%R~__Booksleeve_TieBreak", "resetchannels", "&rs:*", "&__Booksleeve_MasterChanged", "-@all",
+        "resetkeys", "~rs:*", "%R~__Booksleeve_TieBreak", "resetchannels", "&rs:*", "&__Booksleeve_MasterChanged",
+        // The SignalR backplane's channels (signals, presence events, connection and group messages).
+        "&RedisSync.Gateway.Realtime.SyncHub:*", "-@all",
         // Connecting: what StackExchange.Redis sends (HELLO and AUTH need no permission). Without ECHO, CONFIG GET
         // or CLIENT ID the multiplexer never reports itself connected; TIME is for merge.lua.
         "+client|setname", "+client|id", "+echo", "+info", "+ping", "+subscribe", "+unsubscribe",
@@ -27,6 +29,8 @@ public sealed class AclUserTests(ITestOutputHelper output)
         "+evalsha", "+eval", "+script|load", "+get", "+set", "+mget", "+hget", "+hset", "+hdel", "+hgetall",
         "+xadd", "+xrange", "+xrevrange", "+zadd", "+zrem", "+zcard", "+zrange", "+zrangebylex", "+sadd", "+smembers",
         "+publish", "+spublish", "+ssubscribe", "+sunsubscribe", "+wait",
+        // Presence (its scripts and reads: members, leases, reaping).
+        "+hmget", "+zscore", "+zrangebyscore", "+del",
     ];
 
     [Theory]
