@@ -57,6 +57,31 @@ public sealed class ShardLossTests(ITestOutputHelper output)
         Assert.Equal("applied", (await PutAsync(rig.Http, gateway, collections[0], "r", 3)).Json.GetProperty("outcome").GetString());
     }
 
+    /// <summary>
+    /// Redis's own guard, <c>min-replicas-to-write 1</c>: a master without a replica refuses every write (NOREPLICAS),
+    /// inside scripts too, before the script's first write. Nothing was written, so the answer is a 503 like any
+    /// other Redis refusal that retrying can cure.
+    /// </summary>
+    [Fact]
+    public async Task WithMinReplicasToWriteAShardWithoutItsReplicaRefusesWritesWith503()
+    {
+        await using var rig = await ClusterRig.StartAsync(gateways: 1, clusterArgs: ["--min-replicas-to-write", "1"]);
+        var gateway = rig.Pool.Live[0];
+        var collections = await rig.CollectionsOnEveryMasterAsync("minreplicas");
+        foreach (var c in collections) Assert.Equal(HttpStatusCode.Created, (await PutAsync(rig.Http, gateway, c, "r", 1)).Status);
+
+        var master = await rig.MasterOfAsync(collections[0]);
+        await rig.Cluster.KillAsync(Assert.Single(await rig.Cluster.ReplicasOfAsync(master)));
+        await Poll.UntilAsync(async () => (await rig.Cluster.CliAsync(master, "SET", $"probe{{{collections[0]}}}", "x")).StartsWith("NOREPLICAS", StringComparison.Ordinal),
+            Wait, $"{master} to refuse writes without its replica");
+
+        var refused = await PutAsync(rig.Http, gateway, collections[0], "r", 2);
+        output.WriteLine($"write to the shard without its replica: {(int)refused.Status} {refused.Body}");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.Status);
+        Assert.Equal(1, await GetVersionAsync(rig.Http, gateway, collections[0], "r"));
+        foreach (var c in collections.Skip(1)) Assert.Equal(HttpStatusCode.OK, (await PutAsync(rig.Http, gateway, c, "r", 2)).Status);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
