@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net;
 using RedisSync.Tests.Fixtures;
 using Xunit.Abstractions;
 
@@ -89,28 +90,41 @@ public sealed class FailoverTests(ITestOutputHelper output)
         await using var traffic = await SyncTraffic.StartAsync(rig.Pool, rig.Http, collections);
         await traffic.WaitForWritesAsync(busy, 30, Wait, "load before the replica falls behind");
 
-        // Cut the replica off: stopped (SIGSTOP) so it cannot reconnect, its link closed by the master. What the master
-        // takes from now on reaches subscribers but never the replica, which then wins the election.
+        // Cut the replica off: stopped (SIGSTOP) so it cannot reconnect, its link closed by the master (what was already
+        // sent still waits in its socket). Writes the master takes from now on reach subscribers but never the replica,
+        // which then wins the election.
         var master = await rig.MasterOfAsync(busy);
         var replica = Assert.Single(await rig.Cluster.ReplicasOfAsync(master));
         replica.Server.Suspend();
         try
         {
             Assert.NotEqual("0", (await rig.Cluster.CliAsync(master, "CLIENT", "KILL", "TYPE", "replica")).Trim());
-            // At AckReplicas=1 each writer's write is now refused and retried as it is (applied, unconfirmed): one new
-            // change per writer, no more.
-            await traffic.WaitForDeliveriesAsync(busy, 3, Wait, "changes the replica does not have");
+            // New records, so that each is a new change (the writers' refused writes are retried as they are).
+            for (var i = 0; i < 5; i++)
+            {
+                var cut = await ShardLossTests.PutAsync(rig.Http, rig.Pool.Live[i % 2], busy, $"cut-{i}", 1);
+                Assert.Equal(ackReplicas == 0 ? HttpStatusCode.Created : HttpStatusCode.ServiceUnavailable, cut.Status);
+            }
+            await Poll.UntilAsync(() => Task.FromResult(traffic.Subscribers.Where(s => s.Collection == busy).All(s => s.Records.ContainsKey("cut-4"))),
+                Wait, "every subscriber of the busy collection to hold the changes its replica lacks");
             await rig.Cluster.KillAsync(master);
         }
         finally
         {
             replica.Server.Resume();
         }
+        var clock = Stopwatch.StartNew();
         var promoted = await rig.Cluster.WaitForFailoverAsync(master, Wait);
         Assert.Equal(replica, promoted);
+        output.WriteLine($"{master} killed with changes its replica lacks; {promoted} promoted after {clock.ElapsedMilliseconds} ms");
         // At AckReplicas=1 the promoted master needs its old master back as a replica before it takes writes.
-        if (ackReplicas > 0) await rig.Cluster.RestartAsync(master, Wait);
+        if (ackReplicas > 0)
+        {
+            await rig.Cluster.RestartAsync(master, Wait);
+            output.WriteLine($"{master} back as its replica after {clock.ElapsedMilliseconds} ms");
+        }
         await traffic.WaitForWritesAsync(busy, 20, Wait, "writes after the failover");
+        output.WriteLine($"20 more writes to {busy} acknowledged after {clock.ElapsedMilliseconds} ms");
 
         var verdict = await traffic.FinishAsync(Wait);
         output.WriteLine(verdict.Summary());
