@@ -68,7 +68,9 @@ ensure_chromium() {
 check_compose() {
   command -v docker-compose >/dev/null || apt_install docker-compose
   docker-compose -f "$ROOT/docker-compose.yml" config -q
-  log "docker-compose.yml is valid"
+  # The cluster profile's services only count when the profile is named (compose 1.28+ knows profiles).
+  docker-compose -f "$ROOT/docker-compose.yml" --profile cluster config -q
+  log "docker-compose.yml is valid (default services and the cluster profile)"
 }
 
 # --- run ---------------------------------------------------------------------------------

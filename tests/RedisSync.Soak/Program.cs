@@ -37,17 +37,28 @@ Progress($"{traffic.Subscribers.Count} subscribers and {4 + collections.Count - 
 
 Verdict? verdict = null;
 string? failure = null;
-try
+var run = Task.Run(async () =>
 {
     await chaos.RunAsync(options.Chaos, budget.Token);
     Progress("faults stopped; waiting for a healthy cluster, then checking");
     await rig.Cluster.WaitUntilHealthyAsync(TimeSpan.FromSeconds(60));
     var left = SoakOptions.Budget - clock.Elapsed;
-    verdict = await traffic.FinishAsync(left > TimeSpan.FromSeconds(10) ? left : TimeSpan.FromSeconds(10));
-}
-catch (Exception e) when (e is TimeoutException or OperationCanceledException or InvalidOperationException or HttpRequestException)
+    return await traffic.FinishAsync(left > TimeSpan.FromSeconds(10) ? left : TimeSpan.FromSeconds(10));
+});
+// The budget holds even if a step overruns its own bound: past it, the processes are stopped and the run fails.
+var remaining = SoakOptions.Budget - clock.Elapsed;
+if (await Task.WhenAny(run, Task.Delay(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero)) != run)
+    failure = $"the {SoakOptions.Budget.TotalMinutes:0}-minute budget ran out";
+else
 {
-    failure = $"{e.GetType().Name}: {e.Message}";
+    try
+    {
+        verdict = await run;
+    }
+    catch (Exception e) when (e is TimeoutException or OperationCanceledException or InvalidOperationException or HttpRequestException)
+    {
+        failure = $"{e.GetType().Name}: {e.Message}";
+    }
 }
 
 Console.WriteLine();

@@ -133,7 +133,7 @@ public sealed record WriteAudit(int Acknowledged, IReadOnlyList<string> Lost, in
 public sealed record StreamAudit(int Changes, int Gaps, int Duplicates, int KeptTakenBack, int TakenBackDelivered, int Resyncs,
     int Resumes, bool EndsAtLogEnd, IReadOnlyList<string> Problems)
 {
-    public bool Clean => Gaps == 0 && Duplicates == 0 && KeptTakenBack == 0 && EndsAtLogEnd;
+    public bool Clean => Gaps == 0 && Duplicates == 0 && KeptTakenBack == 0 && EndsAtLogEnd && Problems.Count == 0;
 
     public static StreamAudit Of(FinalState final, IReadOnlyList<StreamEvent> events)
     {

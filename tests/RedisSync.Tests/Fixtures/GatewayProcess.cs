@@ -25,9 +25,6 @@ public sealed partial class GatewayProcess : IAsyncDisposable
 
     public int ProcessId => _process.Id;
 
-    /// <summary>False once the process has exited (killed, or stopped).</summary>
-    public bool IsRunning => !_process.HasExited;
-
     /// <summary>What the process wrote so far (stdout and stderr), for failure messages.</summary>
     public string Output => string.Join('\n', _output);
 
