@@ -212,16 +212,10 @@ public sealed class RedisCluster : IAsyncDisposable
         return Node(views[0].OwnerOf(slot));
     }
 
-    /// <summary>
-    /// Waits until every running node flags <paramref name="node"/> (killed, with no replica left to take over) as
-    /// <c>fail</c>; returns each running node's <c>cluster_state</c> then (<c>fail</c> where full coverage is required).
-    /// </summary>
-    public async Task<IReadOnlyList<string>> WaitUntilMarkedFailedAsync(RedisNode node, TimeSpan? timeout = null)
-    {
-        var views = await Poll.UntilAsync(ViewsAsync, v => v.All(x => x.Nodes.TryGetValue(node.Id, out var n) && n.Failed),
+    /// <summary>Waits until every running node flags <paramref name="node"/> (killed, with no replica left to take over) as <c>fail</c>.</summary>
+    public Task WaitUntilMarkedFailedAsync(RedisNode node, TimeSpan? timeout = null) =>
+        Poll.UntilAsync(ViewsAsync, v => v.All(x => x.Nodes.TryGetValue(node.Id, out var n) && n.Failed),
             timeout ?? DefaultTimeout, $"every node to flag {node} as failed", Describe);
-        return views.Select(v => v.State).ToArray();
-    }
 
     /// <summary>Waits until every running node reports <paramref name="state"/> (<c>ok</c> or <c>fail</c>) in CLUSTER INFO.</summary>
     public Task WaitForStateAsync(string state, TimeSpan? timeout = null) =>
