@@ -18,7 +18,7 @@ public sealed class BenchOptions
     /// <summary>The phases to run (all by default).</summary>
     public IReadOnlySet<string> Phases { get; private init; } = AllPhases;
 
-    public static readonly IReadOnlySet<string> AllPhases = new HashSet<string> { "memory", "redis-benchmark", "ceiling", "put", "hot", "http", "e2e", "resume" };
+    public static readonly IReadOnlySet<string> AllPhases = new HashSet<string> { "memory", "redis-benchmark", "ceiling", "put", "hot", "http", "e2e", "resume", "cluster" };
 
     public bool Runs(string phase) => Phases.Contains(phase);
 
@@ -56,7 +56,7 @@ public sealed class BenchOptions
 
           --quick              a short smoke run (a few minutes) to check that everything works
           --out DIR            where results go (default artifacts/bench)
-          --only P1,P2         run only these phases: memory, redis-benchmark, ceiling, put, hot, http, e2e, resume
+          --only P1,P2         run only these phases: memory, redis-benchmark, ceiling, put, hot, http, e2e, resume, cluster
           --gateway PATH.dll   the RedisSync assembly to run (default: the one built with this program)
           --gateway-env K=V    extra environment variable for RedisSync (repeatable), for experiments
         """;

@@ -66,6 +66,7 @@ await using (var baselineGateway = await GatewayProcess.StartAsync(GatewayKind.B
     if (options.Runs("http")) results.Http = await both.OneAsync("http", redisSync, HttpWriteBench.RunAsync);
     if (options.Runs("e2e")) results.EndToEnd = await EndToEndBench.CompareAsync(both, options.StepSearchMaxSteps);
     if (options.Runs("resume")) results.Resume = await both.OneAsync("resume", redisSync, ResumeBench.RunAsync);
+    if (options.Runs("cluster")) results.Cluster = await both.OneAsync("cluster", redisSync, ctx => ClusterBench.RunAsync(ctx, gatewayDll));
 
     results.RssAtEndKiB = new Dictionary<string, long?>
     {

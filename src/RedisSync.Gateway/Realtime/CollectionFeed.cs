@@ -82,6 +82,8 @@ internal sealed class CollectionFeed
     /// </summary>
     public async Task<SubscribeResult> SubscribeAsync(Subscription sub, string? after, IClientProxy caller)
     {
+        // "0-0" (the asOf of an empty collection) is the position before the first change, as "" is here.
+        if (after == "0-0") after = "";
         string joinedAt;
         await _gate.WaitAsync();
         try

@@ -27,6 +27,7 @@ public sealed class BenchResults
     public CeilingResult? Ceiling { get; set; }
     public HttpWriteResult? Http { get; set; }
     public ResumeResult? Resume { get; set; }
+    public ClusterResult? Cluster { get; set; }
 
     public Dictionary<string, long?> RssAtEndKiB { get; set; } = [];
 

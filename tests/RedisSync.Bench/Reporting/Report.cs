@@ -159,6 +159,8 @@ public static class Report
             md.AppendLine();
         }
 
+        ClusterBench.Markdown(md, r.Cluster);
+
         if (r.Errors.Count > 0)
         {
             md.AppendLine("## Phases that failed");

@@ -4,19 +4,6 @@ using Microsoft.AspNetCore.Mvc.Testing;
 
 namespace RedisSync.Tests.Fixtures;
 
-/// <summary>API keys every test gateway is configured with (plain and hashed keys both in use).</summary>
-public static class TestKeys
-{
-    /// <summary>Reads and writes everything, as source "writer".</summary>
-    public const string Writer = "test-writer-key-0000000001";
-    /// <summary>Reads and writes everything, as source "other" (configured as a SHA-256 hash).</summary>
-    public const string Other = "test-other-key-00000000002";
-    /// <summary>Reads everything, writes nothing.</summary>
-    public const string Reader = "test-reader-key-0000000003";
-    /// <summary>Reads and writes only collection "orders".</summary>
-    public const string OrdersOnly = "test-orders-key-0000000004";
-}
-
 /// <summary>
 /// Which Redis the gateway tests run on, from the environment variable <c>REDISSYNC_TEST_REDIS</c>:
 /// <c>single</c> (the default) gives every gateway fixture a redis-server of its own; <c>cluster</c> runs
@@ -152,11 +139,4 @@ public class GatewayFactory : WebApplicationFactory<Program>, IAsyncLifetime
 public sealed class TimestampGatewayFactory : GatewayFactory
 {
     public TimestampGatewayFactory() => Settings["Sync:DefaultPolicy"] = "Timestamp";
-}
-
-/// <summary>Unique names per test, so parallel tests never share data.</summary>
-public static class Unique
-{
-    private static int _n;
-    public static string Collection(string prefix = "c") => $"{prefix}-{Interlocked.Increment(ref _n)}-{Guid.NewGuid().ToString("N")[..8]}";
 }

@@ -33,7 +33,14 @@ public sealed partial class GatewayProcess : IAsyncDisposable
     /// Starts a gateway on <paramref name="redis"/> and waits until it listens. <paramref name="settings"/> are
     /// configuration keys (<c>Realtime:PresenceTimeout</c>), passed as environment variables.
     /// </summary>
-    public static async Task<GatewayProcess> StartAsync(RedisServer redis, IReadOnlyDictionary<string, string>? settings = null)
+    public static Task<GatewayProcess> StartAsync(RedisServer redis, IReadOnlyDictionary<string, string>? settings = null) =>
+        StartAsync(redis.ConnectionString, settings);
+
+    /// <summary>
+    /// Starts a gateway on the Redis named by <paramref name="redisConnectionString"/>: a cluster's nodes, or sentinels
+    /// with <c>serviceName=</c>, exactly as an operator would configure it.
+    /// </summary>
+    public static async Task<GatewayProcess> StartAsync(string redisConnectionString, IReadOnlyDictionary<string, string>? settings = null)
     {
         var project = ProjectDirectory();
         var dll = GatewayDll(project);
@@ -50,7 +57,7 @@ public sealed partial class GatewayProcess : IAsyncDisposable
             ["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Information",
             ["Logging:LogLevel:RedisSync.Gateway.Realtime.Presence"] = "Information",
             ["Logging:Console:ColorBehavior"] = "Disabled",
-            ["Redis:ConnectionString"] = redis.ConnectionString,
+            ["Redis:ConnectionString"] = redisConnectionString,
             ["RateLimit:Enabled"] = "false",
         };
         foreach (var (key, value) in TestKeySettings()) environment[key] = value;

@@ -131,6 +131,34 @@ public sealed class RedisCluster : IAsyncDisposable
     public async Task<int> KeySlotAsync(string key) =>
         int.Parse((await Live().First().Server.CliCheckedAsync("CLUSTER", "KEYSLOT", key)).Trim(), CultureInfo.InvariantCulture);
 
+    /// <summary>
+    /// The hash slot of <paramref name="key"/> computed here, as Redis does: CRC16 (XMODEM) of the key, or of its
+    /// hash tag (what lies between the first <c>{</c> and the next <c>}</c>, when not empty), modulo 16384.
+    /// </summary>
+    public static int HashSlot(string key)
+    {
+        var open = key.IndexOf('{');
+        if (open >= 0)
+        {
+            var close = key.IndexOf('}', open + 1);
+            if (close > open + 1) key = key[(open + 1)..close];
+        }
+        ushort crc = 0;
+        foreach (var b in System.Text.Encoding.UTF8.GetBytes(key))
+        {
+            crc ^= (ushort)(b << 8);
+            for (var bit = 0; bit < 8; bit++) crc = (crc & 0x8000) != 0 ? (ushort)((crc << 1) ^ 0x1021) : (ushort)(crc << 1);
+        }
+        return crc % SlotCount;
+    }
+
+    /// <summary>Who owns each slot, from one view all running nodes agree on (for placing many keys at once).</summary>
+    public async Task<Func<int, RedisNode>> SlotOwnersAsync()
+    {
+        var view = await AgreedViewAsync();
+        return slot => Node(view.OwnerOf(slot));
+    }
+
     /// <summary>The master that owns <paramref name="slot"/>, once all running nodes agree on it.</summary>
     public async Task<RedisNode> MasterOfSlotAsync(int slot) => Node((await AgreedViewAsync()).OwnerOf(slot));
 
@@ -183,6 +211,15 @@ public sealed class RedisCluster : IAsyncDisposable
             timeout ?? DefaultTimeout, $"failover of {killed}", Describe);
         return Node(views[0].OwnerOf(slot));
     }
+
+    /// <summary>Waits until every running node flags <paramref name="node"/> (killed, with no replica left to take over) as <c>fail</c>.</summary>
+    public Task WaitUntilMarkedFailedAsync(RedisNode node, TimeSpan? timeout = null) =>
+        Poll.UntilAsync(ViewsAsync, v => v.All(x => x.Nodes.TryGetValue(node.Id, out var n) && n.Failed),
+            timeout ?? DefaultTimeout, $"every node to flag {node} as failed", Describe);
+
+    /// <summary>Waits until every running node reports <paramref name="state"/> (<c>ok</c> or <c>fail</c>) in CLUSTER INFO.</summary>
+    public Task WaitForStateAsync(string state, TimeSpan? timeout = null) =>
+        Poll.UntilAsync(ViewsAsync, v => v.All(x => x.State == state), timeout ?? DefaultTimeout, $"cluster_state:{state} on every node", Describe);
 
     /// <summary>
     /// Restarts a killed node on its port and data. A master that was failed over rejoins as a replica of
