@@ -159,6 +159,8 @@ public static class Report
             md.AppendLine();
         }
 
+        if (r.Sites is { } sites) SitesReport.Append(md, sites);
+
         if (r.Errors.Count > 0)
         {
             md.AppendLine("## Phases that failed");
