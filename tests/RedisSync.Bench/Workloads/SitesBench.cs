@@ -489,6 +489,10 @@ public static class SitesBench
         await WaitForEqualRootsAsync(admin, s, collection, records, TimeSpan.FromSeconds(o.Quick ? 60 : 180));
         var replicatedSeconds = Clock.Seconds(Clock.Now - seedStart);
         BenchContext.Progress($"  seeded in {seedSeconds:0.0} s; b held all with an equal root {replicatedSeconds:0.0} s after the seeding began");
+        // b's applies went into b's change log, which a reads back (each an echo: unchanged) through the relay. Until
+        // it has, that traffic would pass for the background of every measurement below.
+        await WaitUntilCaughtUpAsync(admin, s, collection, TimeSpan.FromSeconds(o.Quick ? 60 : 180));
+        BenchContext.Progress($"  a had read b's change log of it back {Clock.Seconds(Clock.Now - seedStart):0.0} s after the seeding began");
 
         var runs = new List<RepairRun>();
         BenchContext.Progress("sites: repair on a with equal sites");
@@ -525,6 +529,30 @@ public static class SitesBench
             await Task.Delay(250, s.Ct);
         }
     }
+
+    /// <summary>
+    /// Waits (bounded) until each site's cursor in the other's change log of <paramref name="collection"/> is that
+    /// log's last entry (CONTRACT §9 status): nothing of it is left for replication to carry.
+    /// </summary>
+    private static async Task WaitUntilCaughtUpAsync(HttpClient admin, Sites s, string collection, TimeSpan timeout)
+    {
+        var until = Clock.Now + Clock.Ticks(timeout);
+        while (true)
+        {
+            var aReadB = await CursorAsync(admin, s.A, "b", collection, s.Ct) == await LastSeqAsync(admin, s.B, collection, s.Ct);
+            var bReadA = await CursorAsync(admin, s.B, "a", collection, s.Ct) == await LastSeqAsync(admin, s.A, collection, s.Ct);
+            if (aReadB && bReadA) return;
+            if (Clock.Now > until) throw new TimeoutException($"the sites had not read each other's change log of {collection} to its end within {timeout.TotalSeconds:0} s");
+            await Task.Delay(250, s.Ct);
+        }
+    }
+
+    private static async Task<string?> CursorAsync(HttpClient admin, SiteGatewayProcess site, string peer, string collection, CancellationToken ct) =>
+        (await GetAsync<ReplicationStatus>(admin, new Uri(site.BaseAddress, "api/v1/replication"), ct))
+            .Peers.FirstOrDefault(p => p.Name == peer)?.Collections.FirstOrDefault(c => c.Collection == collection)?.Cursor;
+
+    private static async Task<string?> LastSeqAsync(HttpClient admin, SiteGatewayProcess site, string collection, CancellationToken ct) =>
+        (await GetAsync<CollectionInfo[]>(admin, new Uri(site.BaseAddress, "api/v1/collections"), ct)).FirstOrDefault(c => c.Name == collection)?.LastSeq;
 
     private static async Task<(string A, string B)> RootsAsync(HttpClient admin, Sites s, string collection)
     {
