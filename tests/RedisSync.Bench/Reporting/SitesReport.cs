@@ -13,7 +13,8 @@ public static class SitesReport
         md.AppendLine();
         md.AppendLine("Sites a and b, each its own redis-server and gateway process, replicating both ways with the gateway's defaults (" +
                       string.Join(", ", s.SiteSettings.Select(kv => $"`{kv.Key}={kv.Value}`")) + "); the four processes and this program share the cores. " +
-                      "a reaches b through a TCP relay in this program that counts the bytes on the wire; b reaches a directly.");
+                      "a reaches b through a TCP relay in this program that counts the bytes on the wire; b reaches a directly. " +
+                      $"The phase took {s.Seconds:0} s; load average at its start {s.LoadAverageAtStart}, at its end {s.LoadAverageAtEnd}.");
         md.AppendLine();
         if (s.Lag.Count > 0)
         {

@@ -80,7 +80,8 @@ public sealed record RepairCostResult(
     FullCopy? Copy);
 
 /// <summary>The sites phase: replication lag rows and the repair cost.</summary>
-public sealed record SitesResult(IReadOnlyList<LagRow> Lag, RepairCostResult? Repair, IReadOnlyDictionary<string, string> SiteSettings);
+public sealed record SitesResult(IReadOnlyList<LagRow> Lag, RepairCostResult? Repair, IReadOnlyDictionary<string, string> SiteSettings,
+    string LoadAverageAtStart, string LoadAverageAtEnd, double Seconds);
 
 /// <summary>
 /// Two RedisSync sites on this machine (CONTRACT §9–10), each its own redis-server and gateway process, replicating
@@ -110,6 +111,7 @@ public static class SitesBench
         var dll = o.GatewayDll ?? BuildInfo.DefaultGatewayDll;
         var dir = Path.Combine(o.OutDir, "sites");
         var runId = Guid.NewGuid().ToString("N")[..6];
+        var (load, started) = (MachineInfo.LoadAverage(), Clock.Now);
         BenchContext.Progress($"sites: starting sites a and b (each a redis-server and a gateway; a reaches b through a counting relay); logs in {dir}");
 
         try
@@ -153,7 +155,7 @@ public static class SitesBench
                 ["Replication:PollInterval"] = new ReplicationOptions().PollInterval.ToString(),
                 ["Replication:PageSize"] = new ReplicationOptions().PageSize.ToString(CultureInfo.InvariantCulture),
                 ["Repair:ScrubRecordsPerSecond"] = new RepairOptions().ScrubRecordsPerSecond.ToString(CultureInfo.InvariantCulture),
-            });
+            }, load, MachineInfo.LoadAverage(), Math.Round(Clock.Seconds(Clock.Now - started), 1));
         }
         catch (Exception e)
         {
