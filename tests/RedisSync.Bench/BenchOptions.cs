@@ -46,7 +46,7 @@ public sealed class BenchOptions
     public TimeSpan SitesLagWarmup => Quick ? TimeSpan.FromMilliseconds(500) : TimeSpan.FromSeconds(2);
     public TimeSpan SitesLagMeasure => Quick ? TimeSpan.FromSeconds(2) : TimeSpan.FromSeconds(10);
     public int SitesRepairRecords => Quick ? 20_000 : 100_000;
-    /// <summary>The sites phase's own bound (it takes about 2.5 minutes here); it stops there and reports what finished.</summary>
+    /// <summary>The sites phase's own bound (it took 102 s here); it stops there and reports what finished.</summary>
     public TimeSpan SitesBudget => Quick ? TimeSpan.FromMinutes(2) : TimeSpan.FromMinutes(5);
 
     /// <summary>
