@@ -18,7 +18,7 @@ public sealed class BenchOptions
     /// <summary>The phases to run (all by default).</summary>
     public IReadOnlySet<string> Phases { get; private init; } = AllPhases;
 
-    public static readonly IReadOnlySet<string> AllPhases = new HashSet<string> { "memory", "redis-benchmark", "ceiling", "put", "hot", "http", "e2e", "resume", "cluster" };
+    public static readonly IReadOnlySet<string> AllPhases = new HashSet<string> { "memory", "redis-benchmark", "ceiling", "put", "hot", "http", "e2e", "resume", "cluster", "sites" };
 
     public bool Runs(string phase) => Phases.Contains(phase);
 
@@ -42,6 +42,13 @@ public sealed class BenchOptions
     public int ResumeChanges => 10_000;
     public int ResumeRuns => Quick ? 1 : 3;
 
+    // Two sites (issues 13 and 14): replication lag runs, and a repair of a collection of SitesRepairRecords.
+    public TimeSpan SitesLagWarmup => Quick ? TimeSpan.FromMilliseconds(500) : TimeSpan.FromSeconds(2);
+    public TimeSpan SitesLagMeasure => Quick ? TimeSpan.FromSeconds(2) : TimeSpan.FromSeconds(10);
+    public int SitesRepairRecords => Quick ? 20_000 : 100_000;
+    /// <summary>The sites phase's own bound (it took 102 s here); it stops there and reports what finished.</summary>
+    public TimeSpan SitesBudget => Quick ? TimeSpan.FromMinutes(2) : TimeSpan.FromMinutes(5);
+
     /// <summary>
     /// Hard bound on the whole run; every phase also bounds itself. A full run takes about 5 minutes here (two
     /// gateways, every measured phase on each); the budget leaves room for a slow, shared machine.
@@ -56,7 +63,7 @@ public sealed class BenchOptions
 
           --quick              a short smoke run (a few minutes) to check that everything works
           --out DIR            where results go (default artifacts/bench)
-          --only P1,P2         run only these phases: memory, redis-benchmark, ceiling, put, hot, http, e2e, resume, cluster
+          --only P1,P2         run only these phases: memory, redis-benchmark, ceiling, put, hot, http, e2e, resume, cluster, sites
           --gateway PATH.dll   the RedisSync assembly to run (default: the one built with this program)
           --gateway-env K=V    extra environment variable for RedisSync (repeatable), for experiments
         """;

@@ -79,6 +79,9 @@ await using (var baselineGateway = await GatewayProcess.StartAsync(GatewayKind.B
     if (baselineGateway.HasExited) results.Errors.Add("the baseline exited during the run; see baseline.log");
 }
 
+// Two sites of their own (issues 13 and 14), once the pair above has stopped: their four processes have the cores.
+if (options.Runs("sites")) results.Sites = await SitesBench.RunAsync(options, results.Errors, budget.Token);
+
 results.LoadAverageAtEnd = MachineInfo.LoadAverage();
 results.DurationSeconds = Math.Round(clock.Elapsed.TotalSeconds, 1);
 await Report.WriteAsync(results, options.OutDir);

@@ -29,6 +29,9 @@ public sealed class BenchResults
     public ResumeResult? Resume { get; set; }
     public ClusterResult? Cluster { get; set; }
 
+    // Two RedisSync sites replicating (their own processes): lag and repair cost.
+    public SitesResult? Sites { get; set; }
+
     public Dictionary<string, long?> RssAtEndKiB { get; set; } = [];
 
     /// <summary>Phases that failed, with why; the others are still reported.</summary>

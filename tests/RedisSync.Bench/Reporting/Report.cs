@@ -160,6 +160,7 @@ public static class Report
         }
 
         ClusterBench.Markdown(md, r.Cluster);
+        if (r.Sites is { } sites) SitesReport.Append(md, sites);
 
         if (r.Errors.Count > 0)
         {

@@ -112,6 +112,10 @@ public class GatewayFactory : WebApplicationFactory<Program>, IAsyncLifetime
             builder.UseSetting($"Auth:Keys:{i}:Read:0", k.Read);
             if (k.Write.Length > 0) builder.UseSetting($"Auth:Keys:{i}:Write:0", k.Write);
         }
+        // A peer site's key: no source, reads everything, may apply record states.
+        builder.UseSetting($"Auth:Keys:{keys.Length}:Name", "peer");
+        builder.UseSetting($"Auth:Keys:{keys.Length}:Key", TestKeys.Peer);
+        builder.UseSetting($"Auth:Keys:{keys.Length}:Replicate", "true");
         foreach (var (key, value) in _settings) builder.UseSetting(key, value);
     }
 

@@ -11,4 +11,6 @@ public static class TestKeys
     public const string Reader = "test-reader-key-0000000003";
     /// <summary>Reads and writes only collection "orders".</summary>
     public const string OrdersOnly = "test-orders-key-0000000004";
+    /// <summary>A peer site's key (Replicate): reads everything, applies record states, writes nothing itself. In-process gateways only.</summary>
+    public const string Peer = "test-peer-key-000000000005";
 }
