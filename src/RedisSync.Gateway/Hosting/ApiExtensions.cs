@@ -65,19 +65,37 @@ public static class ApiExtensions
         }
         if (request.HasJsonContentType() && (request.ContentLength > 0 || request.Headers.TransferEncoding.Count > 0))
         {
-            // Read once into memory (bounded by the limit) and hand that copy on to the JSON binder.
-            var body = new MemoryStream((int)Math.Min(request.ContentLength ?? 4096, max));
-            context.Response.RegisterForDispose(body);
-            await request.Body.CopyToAsync(body, context.RequestAborted);
-            if (body.Length > max) throw new Microsoft.AspNetCore.Http.BadHttpRequestException("Request body too large.", StatusCodes.Status413PayloadTooLarge);
-            if (!System.Text.Unicode.Utf8.IsValid(body.GetBuffer().AsSpan(0, (int)body.Length)))
+            // Read the whole body into the request's own pipe without consuming it (bounded by the limit), check it,
+            // and leave it there for the JSON binder: no copy of it is made.
+            var reader = request.BodyReader;
+            System.IO.Pipelines.ReadResult read;
+            while (true)
+            {
+                read = await reader.ReadAsync(context.RequestAborted);
+                if (read.Buffer.Length > max) throw new Microsoft.AspNetCore.Http.BadHttpRequestException("Request body too large.", StatusCodes.Status413PayloadTooLarge);
+                if (read.IsCompleted) break;
+                reader.AdvanceTo(read.Buffer.Start, read.Buffer.End); // all examined, nothing consumed: wait for more
+            }
+            var valid = IsUtf8(read.Buffer);
+            reader.AdvanceTo(read.Buffer.Start);
+            if (!valid)
             {
                 await Problems.Validation("body", "The body is not valid UTF-8.").ExecuteAsync(context);
                 return;
             }
-            body.Position = 0;
-            request.Body = body;
         }
         await next();
+    }
+
+    private static bool IsUtf8(in System.Buffers.ReadOnlySequence<byte> body)
+    {
+        if (body.IsSingleSegment) return System.Text.Unicode.Utf8.IsValid(body.FirstSpan);
+        var copy = System.Buffers.ArrayPool<byte>.Shared.Rent((int)body.Length);
+        try
+        {
+            System.Buffers.BuffersExtensions.CopyTo(body, copy);
+            return System.Text.Unicode.Utf8.IsValid(copy.AsSpan(0, (int)body.Length));
+        }
+        finally { System.Buffers.ArrayPool<byte>.Shared.Return(copy); }
     }
 }
