@@ -58,7 +58,7 @@ public static class Report
 
         md.AppendLine("## RedisSync only");
         md.AppendLine();
-        md.AppendLine("What the baseline has no counterpart for (a merge script, batches, a change log to resume from), and the raw Redis ceiling: `merge.lua` called straight from this process, no gateway in between.");
+        md.AppendLine("What the baseline has no counterpart for (per-field merge, batches, a change log to resume from), and the raw Redis ceiling: the gateway's own store (`RecordStore`: read, merge in C#, `commit.lua`) driven straight from this process, no HTTP in between.");
         md.AppendLine();
         md.AppendLine("| measure | value | × ceiling | p50 / p95 / p99 ms |");
         md.AppendLine("| --- | ---: | ---: | ---: |");
@@ -69,10 +69,10 @@ public static class Report
             foreach (var run in c.Single)
             {
                 var isCeiling = run == c.Best;
-                md.AppendLine($"| {(isCeiling ? "**Ceiling**: " : "")}merge.lua by EVALSHA from this process, 1 record per call, {run.Load.Concurrency} in flight" +
+                md.AppendLine($"| {(isCeiling ? "**Ceiling**: " : "")}RecordStore in this process (commit.lua by EVALSHA), 1 record per call, {run.Load.Concurrency} in flight" +
                               $"{(isCeiling ? " (best depth)" : "")} | {run.Load.OperationsPerSecond:N0} writes/s | {Ratio(run.Load.OperationsPerSecond)} | {Lat(run.Load.Latency)} |");
             }
-            md.AppendLine($"| merge.lua, {c.Batched.RecordsPerCall} records per call, {c.Batched.Load.Concurrency} in flight | {c.Batched.RecordsPerSecond:N0} records/s | {Ratio(c.Batched.RecordsPerSecond)} | {Lat(c.Batched.Load.Latency)} (per call) |");
+            md.AppendLine($"| RecordStore, {c.Batched.RecordsPerCall} records per call, {c.Batched.Load.Concurrency} in flight | {c.Batched.RecordsPerSecond:N0} records/s | {Ratio(c.Batched.RecordsPerSecond)} | {Lat(c.Batched.Load.Latency)} (per call) |");
         }
         if (r.RedisBenchmark is { } rb)
         {
@@ -233,7 +233,7 @@ public static class Report
         md.AppendLine();
         if (r.Ceiling is { } c)
         {
-            md.AppendLine($"Raw Redis ceiling (RedisSync's merge.lua by EVALSHA straight from this process, best depth): **{c.WritesPerSecond:N0} writes/s** (see \"RedisSync only\").");
+            md.AppendLine($"Raw Redis ceiling (RedisSync's RecordStore straight from this process, commit.lua by EVALSHA, best depth): **{c.WritesPerSecond:N0} writes/s** (see \"RedisSync only\").");
             md.AppendLine();
         }
     }
@@ -299,9 +299,9 @@ public static class Report
 
     private static void RedisTimeTable(StringBuilder md, CeilingResult c)
     {
-        md.AppendLine("## Where Redis spends a merge.lua call");
+        md.AppendLine("## Where Redis spends a store call");
         md.AppendLine();
-        md.AppendLine("From Redis's INFO commandstats over each ceiling run: µs of Redis's single thread per script call; a command the script runs is counted under its own name, and what remains of the script's time is the Lua code itself.");
+        md.AppendLine("From Redis's INFO commandstats over each ceiling run: µs of Redis's single thread per store call (the read when one was needed, and the commit.lua run); a command the script runs is counted under its own name, and what remains of the script's time is the Lua code itself.");
         md.AppendLine();
         foreach (var run in new[] { c.Best, c.Batched })
         {

@@ -41,7 +41,16 @@ public sealed class ClusterBusTrafficTests(ITestOutputHelper output)
     {
         var before = await BusCounters.ReadAsync(cluster);
         for (var n = 1; n <= Messages; n++) await publisher.PublishAsync(n);
-        return (await BusCounters.ReadAsync(cluster)) - before;
+        // The bus is asynchronous: a node counts a message as sent before its peer has read it. Wait until every
+        // sent message was also received (or the deadline passes, and the assertions show what was missing).
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (true)
+        {
+            var delta = (await BusCounters.ReadAsync(cluster)) - before;
+            var settled = delta.PublishReceived >= delta.PublishSent && delta.ShardReceived >= delta.ShardSent;
+            if (settled || DateTime.UtcNow > deadline) return delta;
+            await Task.Delay(50);
+        }
     }
 
     /// <summary>Publish-related cluster-bus message counters and CPU seconds, summed over the nodes.</summary>
