@@ -46,6 +46,25 @@ public sealed class CollectionsTests(MixedPolicyGateway gateway) : IClassFixture
     }
 
     [Fact]
+    public async Task LastSeqIsTheLogsLastPositionEvenWhenThatIsAStateOnlyEntry()
+    {
+        var c = Unique.Collection();
+        var deleted = await (await _client.DeleteAsync(Record(c, "r") + "?version=1")).JsonAsync(HttpStatusCode.OK);
+        // A newer delete of a deleted record moves only the floor's clock: unchanged, no change event, but logged for peers.
+        var again = await (await _client.DeleteAsync(Record(c, "r") + "?version=2")).JsonAsync(HttpStatusCode.OK);
+        Assert.Equal("unchanged", again.GetProperty("outcome").GetString());
+        var lastChange = deleted.GetProperty("seq").GetString()!;
+
+        var lastSeq = (await ListedAsync(_client, c))!.Value.GetProperty("lastSeq").GetString()!;
+        Assert.True(CompareSeq(lastChange, lastSeq) < 0, $"lastSeq {lastSeq} should follow the last change {lastChange}");
+        var rest = await (await _client.GetAsync($"{Changes(c)}?after={lastChange}")).JsonAsync(HttpStatusCode.OK);
+        Assert.Empty(rest.GetProperty("items").EnumerateArray());
+        Assert.False(rest.GetProperty("hasMore").GetBoolean());
+        Assert.Equal(lastSeq, rest.GetProperty("next").GetString());
+        Assert.Equal(0, (await (await _client.GetAsync($"{Changes(c)}?after={lastSeq}")).JsonAsync(HttpStatusCode.OK)).GetProperty("items").GetArrayLength());
+    }
+
+    [Fact]
     public async Task APerCollectionTimestampPolicyIsListedAndNeedsNoVersion()
     {
         var id = Guid.NewGuid().ToString("N");
