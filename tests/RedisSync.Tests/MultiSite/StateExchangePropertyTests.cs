@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.Extensions.Options;
 using RedisSync.Gateway.Hosting;
 using RedisSync.Gateway.Merge;
+using RedisSync.Gateway.Repair;
 using RedisSync.Gateway.Replication;
 using RedisSync.Gateway.Store;
 using RedisSync.Tests.Fixtures;
@@ -19,6 +20,9 @@ public sealed class ThreeSiteStores : IAsyncLifetime
     public RecordStore[] Sites { get; private set; } = [];
     public RecordStore OneSite { get; private set; } = null!;
 
+    /// <summary>Each site's digests (CONTRACT §10), as its gateway computes them.</summary>
+    public Digests[] SiteDigests { get; private set; } = [];
+
     public async Task InitializeAsync()
     {
         var stores = new List<RecordStore>();
@@ -32,6 +36,7 @@ public sealed class ThreeSiteStores : IAsyncLifetime
         }
         Sites = [.. stores.Take(3)];
         OneSite = stores[3];
+        SiteDigests = [.. Sites.Select((store, i) => new Digests(new DigestStore(_connections[i]), store))];
     }
 
     public async Task DisposeAsync()
@@ -93,6 +98,10 @@ public sealed class StateExchangePropertyTests(ThreeSiteStores stores) : IClassF
                     $"EXCHANGE_SEED={seed} scenario {n} {id}: the sites differ from one site holding every write\n  sites: {Show(states[0].State)}\n  solo:  {Show(solo.State)}");
                 checkedRecords++;
             }
+            // Equal states, whatever order their writes came in: equal digests, root and every bucket.
+            var digests = await Task.WhenAll(stores.SiteDigests.Select(d => d.OfAsync(c)));
+            Assert.True(digests.Select(d => d.Root).Distinct().Count() == 1 && digests.All(d => d.Buckets.SequenceEqual(digests[0].Buckets)),
+                $"EXCHANGE_SEED={seed} scenario {n}: equal states but digest roots {string.Join(", ", digests.Select(d => d.Root))}");
         }
         Assert.True(checkedRecords >= Scenarios);
     }
