@@ -180,22 +180,10 @@ public sealed partial class GatewayProcess : IAsyncDisposable
     public static async Task<(int ExitCode, string Output)> RunCommandAsync(TimeSpan timeout, params string[] args)
     {
         var project = ProjectDirectory();
-        var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = project, UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        var psi = new ProcessStartInfo("dotnet") { WorkingDirectory = project };
         psi.ArgumentList.Add(GatewayDll(project));
         foreach (var a in args) psi.ArgumentList.Add(a);
-        using var process = Process.Start(psi) ?? throw new InvalidOperationException("could not start dotnet");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        try
-        {
-            await process.WaitForExitAsync().WaitAsync(timeout);
-        }
-        catch (TimeoutException)
-        {
-            process.Kill();
-            throw new TimeoutException($"RedisSync.Gateway {string.Join(' ', args)} did not exit within {timeout.TotalSeconds:0} s");
-        }
-        return (process.ExitCode, await stdout + await stderr);
+        return await ChildProcess.RunAsync(psi, timeout, $"RedisSync.Gateway {string.Join(' ', args)}");
     }
 
     private static string GatewayDll(string project)

@@ -155,29 +155,12 @@ public sealed class RedisServer : IAsyncDisposable
 
     private async Task<string> RunCliAsync(string[] args, TimeSpan timeout)
     {
-        var psi = new ProcessStartInfo(Path.Combine(Path.GetDirectoryName(RedisBinary())!, "redis-cli"))
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
+        var psi = new ProcessStartInfo(Path.Combine(Path.GetDirectoryName(RedisBinary())!, "redis-cli"));
         foreach (var a in new[] { "-h", "127.0.0.1", "-p", Port.ToString() }) psi.ArgumentList.Add(a);
         if (CaCertificatePath is not null) foreach (var a in new[] { "--tls", "--cacert", CaCertificatePath }) psi.ArgumentList.Add(a);
         if (Password is not null) { psi.ArgumentList.Add("-a"); psi.ArgumentList.Add(Password); psi.ArgumentList.Add("--no-auth-warning"); }
         foreach (var a in args) psi.ArgumentList.Add(a);
-        using var process = Process.Start(psi)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        try
-        {
-            await process.WaitForExitAsync().WaitAsync(timeout);
-        }
-        catch (TimeoutException)
-        {
-            process.Kill();
-            throw new TimeoutException($"redis-cli {string.Join(' ', args)} on {EndPoint} did not finish within {timeout.TotalSeconds:0} s");
-        }
-        return await stdout + await stderr;
+        return (await ChildProcess.RunAsync(psi, timeout, $"redis-cli {string.Join(' ', args)} on {EndPoint}")).Output;
     }
 
     /// <summary>Kills the server with SIGKILL: no shutdown, no final fsync.</summary>

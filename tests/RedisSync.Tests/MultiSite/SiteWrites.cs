@@ -7,6 +7,7 @@ using RedisSync.Gateway.Merge;
 using RedisSync.Tests.Api;
 using RedisSync.Tests.Fixtures;
 using RedisSync.Tests.Merge;
+using RedisSync.Tests.Realtime;
 
 namespace RedisSync.Tests.MultiSite;
 
@@ -209,6 +210,26 @@ internal static class SiteChecks
             if (!body.GetProperty("hasMore").GetBoolean()) return all;
         }
         throw new InvalidOperationException("the change log never ended");
+    }
+
+    /// <summary>
+    /// Reads <paramref name="subscriber"/>'s changes up to the one for record <c>sentinel</c> and asserts they are
+    /// exactly <paramref name="site"/>'s change log after <paramref name="after"/>: same entries, same order, none
+    /// missing, none twice. Returns what it received.
+    /// </summary>
+    public static async Task<List<object?>> AssertReceivedExactlyTheLogAsync(this SyncClient subscriber, Site site, string c, string? after)
+    {
+        var received = new List<object?>();
+        while (true)
+        {
+            var change = await subscriber.Changes.NextAsync(Converge);
+            received.Add(change);
+            if (change.Text("id") == "sentinel") break;
+        }
+        var logged = await site.ChangesAsync(c, after);
+        Assert.Equal(logged.Select(e => $"{e.GetProperty("seq").GetString()} {e.GetProperty("id").GetString()} {e.GetProperty("revision").GetInt64()}"),
+            received.Select(e => $"{e.Text("seq")} {e.Text("id")} {(long)e.At("revision")!}"));
+        return received;
     }
 
     /// <summary><c>GET /api/v1/replication</c> at a site, read with its peers' key.</summary>
