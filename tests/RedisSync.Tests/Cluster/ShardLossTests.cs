@@ -36,7 +36,8 @@ public sealed class ShardLossTests(ITestOutputHelper output)
         // WAIT blocks the connection it is sent on until it returns, and the gateway sends it on its one connection to
         // that master: a read of the shard sent meanwhile waits behind it (measured, not asserted).
         var refusing = PutAsync(rig.Http, gateway, collections[0], "r", 2);
-        await Task.Delay(50);
+        await Poll.UntilAsync(async () => (await rig.Cluster.CliAsync(master, "CLIENT", "LIST")).Contains("cmd=wait", StringComparison.Ordinal),
+            Wait, $"the refused write's WAIT to block on {master}");
         var read = Stopwatch.StartNew();
         await GetVersionAsync(rig.Http, gateway, collections[0], "r");
         output.WriteLine($"a read of that shard during the refused write's WAIT took {read.ElapsedMilliseconds} ms (AckTimeout 300 ms)");

@@ -42,15 +42,10 @@ public sealed class ClusterBusTrafficTests(ITestOutputHelper output)
         var before = await BusCounters.ReadAsync(cluster);
         for (var n = 1; n <= Messages; n++) await publisher.PublishAsync(n);
         // The bus is asynchronous: a node counts a message as sent before its peer has read it. Wait until every
-        // sent message was also received (or the deadline passes, and the assertions show what was missing).
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-        while (true)
-        {
-            var delta = (await BusCounters.ReadAsync(cluster)) - before;
-            var settled = delta.PublishReceived >= delta.PublishSent && delta.ShardReceived >= delta.ShardSent;
-            if (settled || DateTime.UtcNow > deadline) return delta;
-            await Task.Delay(50);
-        }
+        // message counted as sent was counted as received too.
+        return await Poll.UntilAsync(async () => (await BusCounters.ReadAsync(cluster)) - before,
+            d => d.PublishReceived >= d.PublishSent && d.ShardReceived >= d.ShardSent,
+            TimeSpan.FromSeconds(15), "the cluster bus to deliver what it counted as sent");
     }
 
     /// <summary>Publish-related cluster-bus message counters and CPU seconds, summed over the nodes.</summary>
