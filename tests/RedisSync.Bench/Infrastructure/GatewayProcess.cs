@@ -38,13 +38,12 @@ public sealed class GatewayProcess : ChildProcess
         ["RateLimit__Enabled"] = "false",
     };
 
-    public static async Task<GatewayProcess> StartAsync(GatewayKind kind, string dll, string redisConnectionString, string logDir,
-        IReadOnlyDictionary<string, string> extraEnvironment, CancellationToken ct)
+    /// <summary>
+    /// How the bench starts a gateway: its dll in Production, on 127.0.0.1:<paramref name="port"/>, over this Redis,
+    /// logging warnings and the host's "Application started" (how it says it listens); RedisSync with the benchmark's key.
+    /// </summary>
+    internal static ProcessStartInfo StartInfo(GatewayKind kind, string dll, int port, string redisConnectionString)
     {
-        if (!File.Exists(dll))
-            throw new FileNotFoundException($"{kind} not built at {dll}: run with `dotnet run -c Release --project tests/RedisSync.Bench`", dll);
-        var port = FreePort();
-        var baseAddress = new Uri($"http://127.0.0.1:{port}/");
         var start = new ProcessStartInfo("dotnet")
         {
             // The content root is the working directory: appsettings.json sits next to the assembly.
@@ -67,8 +66,20 @@ public sealed class GatewayProcess : ChildProcess
             start.Environment["Auth__Keys__0__Source"] = "bench";
             start.Environment["Auth__Keys__0__Read__0"] = "*";
             start.Environment["Auth__Keys__0__Write__0"] = "*";
-            foreach (var (key, value) in Overrides.Concat(extraEnvironment)) start.Environment[key] = value;
         }
+        return start;
+    }
+
+    public static async Task<GatewayProcess> StartAsync(GatewayKind kind, string dll, string redisConnectionString, string logDir,
+        IReadOnlyDictionary<string, string> extraEnvironment, CancellationToken ct)
+    {
+        if (!File.Exists(dll))
+            throw new FileNotFoundException($"{kind} not built at {dll}: run with `dotnet run -c Release --project tests/RedisSync.Bench`", dll);
+        var port = FreePort();
+        var baseAddress = new Uri($"http://127.0.0.1:{port}/");
+        var start = StartInfo(kind, dll, port, redisConnectionString);
+        if (kind == GatewayKind.RedisSync)
+            foreach (var (key, value) in Overrides.Concat(extraEnvironment)) start.Environment[key] = value;
 
         var logName = kind == GatewayKind.RedisSync ? "gateway.log" : "baseline.log";
         var gateway = new GatewayProcess(start, Path.Combine(logDir, logName), kind, baseAddress);

@@ -31,31 +31,14 @@ public sealed class SiteGatewayProcess : ChildProcess
     {
         if (!File.Exists(dll))
             throw new FileNotFoundException($"RedisSync not built at {dll}: run with `dotnet run -c Release --project tests/RedisSync.Bench`", dll);
-        var start = new ProcessStartInfo("dotnet")
-        {
-            WorkingDirectory = Path.GetDirectoryName(dll)!,
-            ArgumentList = { dll },
-            Environment =
-            {
-                ["ASPNETCORE_ENVIRONMENT"] = "Production",
-                ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}",
-                ["Redis__ConnectionString"] = redisConnectionString,
-                ["Logging__LogLevel__Default"] = "Warning",
-                ["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information",
-                ["Auth__Keys__0__Name"] = "bench",
-                ["Auth__Keys__0__Key"] = GatewayProcess.ApiKey,
-                ["Auth__Keys__0__Source"] = "bench",
-                ["Auth__Keys__0__Read__0"] = "*",
-                ["Auth__Keys__0__Write__0"] = "*",
-                ["Auth__Keys__1__Name"] = "site-" + peer.Name,
-                ["Auth__Keys__1__Key"] = PeerKeyIssuedBy(site),
-                ["Auth__Keys__1__Replicate"] = "true",
-                ["Replication__Site"] = site,
-                ["Replication__Peers__0__Name"] = peer.Name,
-                ["Replication__Peers__0__Url"] = peer.Url.ToString(),
-                ["Replication__Peers__0__ApiKey"] = PeerKeyIssuedBy(peer.Name),
-            },
-        };
+        var start = GatewayProcess.StartInfo(GatewayKind.RedisSync, dll, port, redisConnectionString);
+        start.Environment["Auth__Keys__1__Name"] = "site-" + peer.Name;
+        start.Environment["Auth__Keys__1__Key"] = PeerKeyIssuedBy(site);
+        start.Environment["Auth__Keys__1__Replicate"] = "true";
+        start.Environment["Replication__Site"] = site;
+        start.Environment["Replication__Peers__0__Name"] = peer.Name;
+        start.Environment["Replication__Peers__0__Url"] = peer.Url.ToString();
+        start.Environment["Replication__Peers__0__ApiKey"] = PeerKeyIssuedBy(peer.Name);
         foreach (var (key, value) in GatewayProcess.Overrides.Concat(extraEnvironment)) start.Environment[key] = value;
 
         Directory.CreateDirectory(logDir);
