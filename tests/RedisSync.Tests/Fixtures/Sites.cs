@@ -65,11 +65,12 @@ public sealed class Site : IAsyncDisposable
         _started(this);
     }
 
-    /// <summary>Stops the gateway gracefully (SIGTERM); Redis keeps running.</summary>
-    public async Task StopGatewayAsync()
+    /// <summary>Stops the gateway, gracefully (SIGTERM) or with SIGKILL (no shutdown code runs); Redis keeps running.</summary>
+    public async Task StopGatewayAsync(bool kill = false)
     {
         var gateway = Gateway;
         _gateway = null;
+        if (kill) gateway.Kill();
         await gateway.DisposeAsync();
     }
 

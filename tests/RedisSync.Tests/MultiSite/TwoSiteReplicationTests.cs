@@ -90,8 +90,10 @@ public sealed class TwoSiteReplicationTests(TwoSites fixture) : IClassFixture<Tw
         await East.WaitForPeerAsync(West, c, x => x.GetProperty("state").GetString() == "following" && x.GetProperty("lastError").ValueKind == JsonValueKind.Null, "following again");
     }
 
-    [Fact]
-    public async Task AStoppedPeerGatewayCatchesUpWhenItStartsAgain()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // SIGKILL: no shutdown code runs, whatever it was applying is cut off
+    public async Task AStoppedPeerGatewayCatchesUpWhenItStartsAgain(bool kill)
     {
         var c = Unique.Collection("stopped");
         using (var east = East.Client())
@@ -101,7 +103,7 @@ public sealed class TwoSiteReplicationTests(TwoSites fixture) : IClassFixture<Tw
         // East lists a collection of west's once it has seen it there (a peer's collections are found by polling).
         await East.WaitForPeerAsync(West, c, x => x.GetProperty("state").GetString() == "following", "following");
 
-        await West.StopGatewayAsync();
+        await West.StopGatewayAsync(kill);
         try
         {
             await East.WaitForPeerAsync(West, c, x => x.GetProperty("state").GetString() == "failing", "failing while west is down");

@@ -157,6 +157,31 @@ public sealed class RepairTests(RepairingSites fixture) : IClassFixture<Repairin
     }
 
     [Fact]
+    public async Task ARepairWhileThePeerIsUnreachableSaysSoAndTheNextOneRepairs()
+    {
+        var c = await SeedAsync("unreachable", 10);
+        Assert.Equal(1, await RemoveRecordAsync(West, c, "r2"));
+
+        _sites.Cut(West, East);
+        try
+        {
+            // The peer is a stopped site as far as west can tell: the answer names the failure, nothing is repaired.
+            var failed = (await PostAsync(West, "/api/v1/replication/repair")).GetProperty("peers")[0];
+            Assert.Equal(JsonValueKind.String, failed.GetProperty("error").ValueKind);
+            Assert.Equal("absent", await West.MergedViewAsync(c, "r2"));
+        }
+        finally
+        {
+            _sites.Heal();
+        }
+
+        var repaired = (await PostAsync(West, "/api/v1/replication/repair")).GetProperty("peers")[0];
+        Assert.Equal(JsonValueKind.Null, repaired.GetProperty("error").ValueKind);
+        Assert.Equal(await East.MergedViewAsync(c, "r2"), await West.MergedViewAsync(c, "r2"));
+        Assert.Equal(await East.RootAsync(c), await West.RootAsync(c));
+    }
+
+    [Fact]
     public async Task ARepairOfEqualSitesExchangesTheirRootsOnly()
     {
         var c = await SeedAsync("equal", 50);
