@@ -135,7 +135,7 @@ public static class ClusterBench
             (collections.Count == 1 ? "one collection (one shard)" : $"{collections.Count} collections over {Masters} shards")
                 + $", the store in this process, {perCall} record(s) per call",
             collections.Count, depth, "no HTTP, no gateway process", load.OperationsPerSecond * perCall, load.Latency, load.Failures.Values.Sum(), 0,
-            cluster.Nodes.Select((n, i) => new NodeCores(n.EndPoint, n.Role, Math.Round((cpuAfter[i] - cpuBefore[i]).TotalSeconds / seconds, 2))).ToArray());
+            cluster.Nodes.Select((n, i) => new NodeCores(n.EndPoint, cluster.Roles[i], Math.Round((cpuAfter[i] - cpuBefore[i]).TotalSeconds / seconds, 2))).ToArray());
     }
 
     private static async Task<NotificationCost> MeasureNotificationsAsync(BenchCluster cluster, bool sharded, int changes, CancellationToken ct)
@@ -207,7 +207,7 @@ public static class ClusterBench
         var load = await ClosedLoop.RunAsync("cluster", Concurrency, TimeSpan.Zero, o.Measure, Put(100_000_000), null, ctx.Ct);
         var seconds = clock.Elapsed.TotalSeconds;
         var cpuAfter = cluster.CpuTimes();
-        var nodes = cluster.Nodes.Select((n, i) => new NodeCores(n.EndPoint, n.Role, Math.Round((cpuAfter[i] - cpuBefore[i]).TotalSeconds / seconds, 2))).ToArray();
+        var nodes = cluster.Nodes.Select((n, i) => new NodeCores(n.EndPoint, cluster.Roles[i], Math.Round((cpuAfter[i] - cpuBefore[i]).TotalSeconds / seconds, 2))).ToArray();
         return new ShardedWrites(
             collections.Count == 1 ? "one collection (one shard)" : $"{collections.Count} collections over {Masters} shards",
             collections.Count, Concurrency, $"Redis:AckReplicas={ackReplicas}", load.OperationsPerSecond, load.Latency, load.Failures.Values.Sum(),
@@ -253,75 +253,34 @@ public static class ClusterBench
         md.AppendLine();
     }
 
-    /// <summary>One node of the bench's cluster: a redis-server process whose CPU time this program reads.</summary>
-    private sealed class ClusterNode : ChildProcess
-    {
-        private readonly string _dir;
-
-        private ClusterNode(ProcessStartInfo start, string logPath, int port, string dir) : base(start, logPath)
-        {
-            Port = port;
-            _dir = dir;
-        }
-
-        public int Port { get; }
-        public string EndPoint => $"127.0.0.1:{Port}";
-        public string Role { get; set; } = "?";
-
-        public static async Task<ClusterNode> StartAsync(int port, int busPort, string logDir, CancellationToken ct)
-        {
-            var dir = Directory.CreateTempSubdirectory("redissync-bench-cluster-").FullName;
-            var start = new ProcessStartInfo(RedisServerProcess.RedisServerPath)
-            {
-                WorkingDirectory = dir,
-                ArgumentList =
-                {
-                    "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no",
-                    "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-port", busPort.ToString(CultureInfo.InvariantCulture),
-                    "--cluster-node-timeout", "5000",
-                },
-            };
-            var node = new ClusterNode(start, Path.Combine(logDir, $"redis-{port}.log"), port, dir);
-            try
-            {
-                await node.WaitForOutputAsync("Ready to accept connections", TimeSpan.FromSeconds(15), ct);
-                return node;
-            }
-            catch
-            {
-                await node.DisposeAsync();
-                throw;
-            }
-        }
-
-        public async Task<string> CliAsync(string arguments) =>
-            await RunToEndAsync("redis-cli", $"-h 127.0.0.1 -p {Port} {arguments}", TimeSpan.FromSeconds(20))
-            ?? throw new InvalidOperationException($"redis-cli {arguments} on {EndPoint} did not answer");
-
-        public override async ValueTask DisposeAsync()
-        {
-            await base.DisposeAsync();
-            try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
-        }
-    }
-
     private sealed record NodeCounters(long Sent, long Received, long PublishSent, TimeSpan Cpu);
 
     /// <summary>Six redis-servers joined by <c>redis-cli --cluster create</c>; stopped (and their directories removed) on dispose.</summary>
     private sealed class BenchCluster : IAsyncDisposable
     {
-        private BenchCluster(IReadOnlyList<ClusterNode> nodes) => Nodes = nodes;
+        private BenchCluster(IReadOnlyList<RedisServerProcess> nodes) => Nodes = nodes;
 
-        public IReadOnlyList<ClusterNode> Nodes { get; }
+        public IReadOnlyList<RedisServerProcess> Nodes { get; }
+
+        /// <summary>"master" or "replica", per node, as the cluster was when it became healthy.</summary>
+        public string[] Roles { get; private set; } = [];
 
         public string ConnectionString => string.Join(',', Nodes.Select(n => n.EndPoint)) + ",abortConnect=false,connectTimeout=5000,syncTimeout=10000";
 
         public static async Task<BenchCluster> StartAsync(int masters, string logDir, CancellationToken ct)
         {
-            var nodes = new List<ClusterNode>();
+            var nodes = new List<RedisServerProcess>();
             try
             {
-                for (var i = 0; i < masters * 2; i++) nodes.Add(await ClusterNode.StartAsync(ChildProcess.FreePort(), ChildProcess.FreePort(), logDir, ct));
+                for (var i = 0; i < masters * 2; i++)
+                {
+                    var port = ChildProcess.FreePort();
+                    nodes.Add(await RedisServerProcess.StartAsync(logDir, $"redis-{port}.log", ct, port: port, extraArgs:
+                    [
+                        "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                        "--cluster-port", ChildProcess.FreePort().ToString(CultureInfo.InvariantCulture), "--cluster-node-timeout", "5000",
+                    ]));
+                }
                 var created = await ChildProcess.RunToEndAsync("redis-cli",
                     $"--cluster create {string.Join(' ', nodes.Select(n => n.EndPoint))} --cluster-replicas 1 --cluster-yes", TimeSpan.FromSeconds(60));
                 if (created is null || !created.Contains("All 16384 slots covered", StringComparison.Ordinal))
@@ -337,7 +296,7 @@ public static class ClusterBench
                         && roles.Count(r => r.Contains("role:master", StringComparison.Ordinal) && r.Contains("connected_slaves:1", StringComparison.Ordinal)) == masters
                         && roles.Count(r => r.Contains("master_link_status:up", StringComparison.Ordinal)) == masters)
                     {
-                        for (var i = 0; i < nodes.Count; i++) nodes[i].Role = roles[i].Contains("role:master", StringComparison.Ordinal) ? "master" : "replica";
+                        cluster.Roles = roles.Select(r => r.Contains("role:master", StringComparison.Ordinal) ? "master" : "replica").ToArray();
                         return cluster;
                     }
                     if (clock.Elapsed > TimeSpan.FromSeconds(60)) throw new TimeoutException("the cluster did not become healthy within 60 s");
