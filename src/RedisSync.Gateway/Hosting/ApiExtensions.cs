@@ -43,7 +43,9 @@ public static class ApiExtensions
         app.Use(GuardBodiesAsync);
         app.UseCors();
         app.UseAuthentication();
-        app.UseRateLimiter(); // after authentication: the partition is the caller's API key
+        // After authentication: the partition is the caller's API key. Left out when disabled (it is read once, at
+        // start): the middleware would otherwise still run for every request to hand out a no-limit lease.
+        if (app.Services.GetRequiredService<IOptions<RateLimitOptions>>().Value.Enabled) app.UseRateLimiter();
         app.UseAuthorization();
         app.UseSyncSwagger();
         app.MapRecordsApi();

@@ -37,10 +37,15 @@ public static class SwaggerExtensions
         return services;
     }
 
+    /// <summary>
+    /// The document and the UI under <c>/swagger</c>. Only requests there pass through them: both are async
+    /// middleware that every other request (every write) would otherwise enter, and pay for, to be passed on.
+    /// </summary>
     public static WebApplication UseSyncSwagger(this WebApplication app)
     {
-        app.UseSwagger();
-        app.UseSwaggerUI(o => o.DocumentTitle = "RedisSync API");
+        app.UseWhen(http => http.Request.Path.StartsWithSegments("/swagger"), swagger => swagger
+            .UseSwagger()
+            .UseSwaggerUI(o => o.DocumentTitle = "RedisSync API"));
         return app;
     }
 

@@ -180,6 +180,17 @@ internal sealed class CommitGroup(IDatabase db, string collection, CommitSetting
         public bool Existed = stored.Exists;
         public int SeqEntry = -1;     // index of its latest applied entry in this group
         public bool Dirty;
+        private (RecordState State, byte[] Bytes)? _encoded;
+
+        /// <summary>
+        /// <paramref name="state"/>'s bytes, encoded once: the change-log entry and the record's value carry the same
+        /// state, and states are immutable, so the last encoding is reused while it is of the same instance.
+        /// </summary>
+        public byte[] Encode(RecordState state)
+        {
+            if (_encoded is not { } e || !ReferenceEquals(e.State, state)) _encoded = e = (state, RecordCodec.EncodeState(state));
+            return e.Bytes;
+        }
 
         public (RecordState, long, long, bool, int, bool) Save() => (State, Revision, Stamp, Existed, SeqEntry, Dirty);
         public void Restore((RecordState, long, long, bool, int, bool) s) => (State, Revision, Stamp, Existed, SeqEntry, Dirty) = s;
@@ -307,7 +318,7 @@ internal sealed class CommitGroup(IDatabase db, string collection, CommitSetting
 
         private void AddEntry(Work w, EntryKind kind, string source, IReadOnlyList<string> changed, RecordState state)
         {
-            _entries.Add((w, RecordCodec.EncodeEntry(w.Id, kind, w.Revision, source, changed, RecordCodec.EncodeState(state)), kind));
+            _entries.Add((w, RecordCodec.EncodeEntry(w.Id, kind, w.Revision, source, changed, w.Encode(state)), kind));
             if (kind != EntryKind.State) w.SeqEntry = _entries.Count - 1;
         }
 
@@ -343,7 +354,7 @@ internal sealed class CommitGroup(IDatabase db, string collection, CommitSetting
             }
             foreach (var w in Checked.Take(written))
             {
-                var state = RecordCodec.EncodeState(w.State);
+                var state = w.Encode(w.State);
                 bool liveBefore = w.Stored.Exists && !w.Stored.State.Deleted, liveAfter = !w.State.Deleted;
                 if (!w.Stored.Exists) CreatedCount++;
                 _args.Add(RecordCodec.Head(w.Stored.Commit + 1, w.Revision, w.Stamp));
