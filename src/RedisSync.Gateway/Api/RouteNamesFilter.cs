@@ -5,15 +5,19 @@ namespace RedisSync.Gateway.Api;
 /// <summary>Route names under <c>/collections/{collection}</c> must follow CONTRACT §1.</summary>
 internal sealed class RouteNamesFilter : IEndpointFilter
 {
-    public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    // Not async, and no error dictionary unless a name is wrong: every request under these groups passes here.
+    public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var route = context.HttpContext.Request.RouteValues;
-        var errors = new Dictionary<string, string[]>();
         var collection = route["collection"] as string ?? "";
-        if (!Names.Collection().IsMatch(collection))
-            errors["collection"] = [$"collection '{collection}' must match {Names.Collection()}."];
-        if (route["id"] is string id && !Names.RecordId().IsMatch(id))
-            errors["id"] = [$"id '{id}' must match {Names.RecordId()}."];
-        return errors.Count > 0 ? Problems.Validation(errors) : await next(context);
+        var id = route["id"] as string;
+        var collectionValid = Names.Collection().IsMatch(collection);
+        var idValid = id is null || Names.RecordId().IsMatch(id);
+        if (collectionValid && idValid) return next(context);
+
+        var errors = new Dictionary<string, string[]>();
+        if (!collectionValid) errors["collection"] = [$"collection '{collection}' must match {Names.Collection()}."];
+        if (!idValid) errors["id"] = [$"id '{id}' must match {Names.RecordId()}."];
+        return ValueTask.FromResult<object?>(Problems.Validation(errors));
     }
 }
