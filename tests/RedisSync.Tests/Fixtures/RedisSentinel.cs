@@ -124,7 +124,22 @@ public sealed class RedisSentinel : IAsyncDisposable
     {
         await node.RestartAsync();
         var limit = timeout ?? DefaultTimeout;
-        await WaitUntilReplicatedAsync(node, await MasterAsync(), limit);
+        try
+        {
+            await WaitUntilReplicatedAsync(node, await MasterAsync(), limit);
+        }
+        catch (TimeoutException e)
+        {
+            // Seen once in CI under load: the restarted master stayed a master for the whole wait. Sentinels stop
+            // acting while in TILT mode (a timer gap over 2 s, then 30 s of tilt), so say what each one reported.
+            var states = await Task.WhenAll(_sentinels.Where(s => s.IsRunning).Select(async s =>
+            {
+                var info = RedisServer.ParseFields(await s.CliAsync("INFO", "sentinel"));
+                var replicas = (await s.CliAsync("SENTINEL", "REPLICAS", ServiceName)).ReplaceLineEndings(" ");
+                return $"{s.EndPoint}: tilt={info.GetValueOrDefault("sentinel_tilt")} master0={info.GetValueOrDefault("master0")} replicas=[{replicas}]";
+            }));
+            throw new TimeoutException(e.Message + "\n" + string.Join("\n", states), e);
+        }
     }
 
     private async Task WaitUntilReplicatedAsync(RedisServer replica, RedisServer master, TimeSpan timeout) =>

@@ -28,7 +28,9 @@ public sealed class SentinelFixtureTests(ITestOutputHelper output)
         Assert.Equal("kept", (await promoted.CliCheckedAsync("GET", "k")).Trim());
 
         clock.Restart();
-        await sentinel.RestartAsync(killed, Wait);
+        // Longer than the failover's wait: a sentinel converts a returning master only after it has seen it up for 8 s
+        // (about 15 s in all here), and not at all while in TILT mode (30 s), which a loaded CI machine can trigger.
+        await sentinel.RestartAsync(killed, 2 * Wait);
         output.WriteLine($"old master rejoined as a replica after {clock.ElapsedMilliseconds} ms");
         var info = await killed.InfoAsync("replication");
         Assert.Equal("slave", info["role"]);
