@@ -61,10 +61,11 @@ public static class ProtectionExtensions
 
     // One token bucket per API key (by its name); callers without a key share one per IP address.
     // Health probes are never limited: an orchestrator must always learn whether the gateway is up.
+    // Only called when RateLimit:Enabled: otherwise UseSyncApi leaves the middleware out.
     private static RateLimitPartition<string> Partition(HttpContext http)
     {
         var options = http.RequestServices.GetRequiredService<IOptions<RateLimitOptions>>().Value;
-        if (!options.Enabled || http.Request.Path.StartsWithSegments("/health"))
+        if (http.Request.Path.StartsWithSegments("/health"))
             return RateLimitPartition.GetNoLimiter("unlimited");
         var partition = http.User.Identity?.IsAuthenticated == true
             ? "key:" + http.User.Identity.Name
