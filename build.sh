@@ -239,9 +239,15 @@ dotnet_test_pass() {
   local name=$1 out=$2 results=$3 rc=0 counts
   shift 3
   # A hanging test is killed after 10 minutes (and reported) instead of eating CI's 90.
-  dotnet test "$@" -c Release --no-build -nologo -tl:off \
+  mkdir -p "$results"
+  REDISSYNC_TEST_CLEANUP_LOG="$results/cleanup-failures.log" dotnet test "$@" -c Release --no-build -nologo -tl:off \
     --logger "console;verbosity=minimal" --logger trx --results-directory "$results" \
     --blame-hang-timeout 10m --blame-hang-dump-type none 2>&1 | tee "$out" || rc=${PIPESTATUS[0]}
+  # The console names only the exception type of a fixture that failed to shut down; its whole text is here.
+  if [ -s "$results/cleanup-failures.log" ]; then
+    printf '%s: fixtures that failed to shut down, in full:\n' "$name"
+    cat "$results/cleanup-failures.log"
+  fi
   # One summary line per test assembly ("Passed!", "Failed!" or "Skipped!"), e.g.
   # Passed!  - Failed:     0, Passed:    12, Skipped:     0, Total:    12, Duration: 3 s - RedisSync.Tests.dll (net10.0)
   counts=$(sed -nE 's/^ *[A-Za-z]+! +- Failed: +([0-9]+), Passed: +([0-9]+), Skipped: +([0-9]+), Total: .*/\2 \1 \3/p' "$out" |

@@ -131,7 +131,15 @@ public class GatewayFactory : WebApplicationFactory<Program>, IAsyncLifetime
     /// <summary>Stops the gateway, and its Redis when it started one.</summary>
     public override async ValueTask DisposeAsync()
     {
-        await base.DisposeAsync();
+        try
+        {
+            await base.DisposeAsync();
+        }
+        catch (Exception e)
+        {
+            CleanupFailures.Record(GetType().Name, e);
+            throw;
+        }
         if (_ownsRedis && _redis is not null) await _redis.DisposeAsync();
         GC.SuppressFinalize(this);
     }
