@@ -1,6 +1,9 @@
 using System.Diagnostics;
-using Xunit.Abstractions;
+using Microsoft.Extensions.DependencyInjection;
+using RedisSync.Gateway.Realtime.Presence;
 using RedisSync.Tests.Fixtures;
+using StackExchange.Redis;
+using Xunit.Abstractions;
 
 namespace RedisSync.Tests.Realtime;
 
@@ -94,6 +97,29 @@ public sealed class PresenceFailoverTests(ITestOutputHelper output)
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"{clock.Elapsed}");
         Assert.Equal([watcher.Id], MemberIds(await watcher.InvokeAsync("Presence", c)));
         Assert.Equal("1", (await redis.CliAsync("ZCARD", "rs:{:presence}:leases")).Trim());
+    }
+
+    [Fact]
+    public async Task AStopThatComesAfterTheReleaseAndTheConnectionAreGoneDoesNothing()
+    {
+        // Under WebApplicationFactory the host is stopped twice at once: by the factory, and by Program's app.Run(),
+        // which disposes the services (the Redis connection too) as soon as its own stop returns. The slower stop
+        // used to release presence again, on a disposed connection, and failed the fixture's cleanup.
+        await using var redis = await RedisServer.StartAsync();
+        await using var gateway = await LiveGateway.StartAsync(LiveGateway.On(redis));
+        var c = Unique.Collection("stop");
+        await using (var member = await SyncClient.ConnectAsync(gateway.Address, TestKeys.Reader))
+        {
+            await member.SubscribeAsync(c);
+            Assert.Equal([member.Id], MemberIds(await member.InvokeAsync("Presence", c)));
+            var tracker = gateway.Services.GetRequiredService<PresenceTracker>();
+            await tracker.StopAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.Equal("0", (await redis.CliAsync("ZCARD", "rs:{:presence}:leases")).Trim());
+            Assert.Equal("0", (await redis.CliAsync("EVAL", "return #redis.call('KEYS', ARGV[1])", "0", "rs:{*presence*")).Trim());
+
+            await gateway.Services.GetRequiredService<IConnectionMultiplexer>().DisposeAsync();
+            await tracker.StopAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+        }
     }
 
     private static List<string> MemberIds(object? list) => [.. ((List<object?>)list.At("members")!).Select(m => m.Text("connectionId")!)];

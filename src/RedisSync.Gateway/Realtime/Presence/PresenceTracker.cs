@@ -39,6 +39,7 @@ public sealed class PresenceTracker : IHostedService
     private volatile bool _stopped;
     private readonly CancellationTokenSource _stop = new();
     private Task _heartbeats = Task.CompletedTask;
+    private Task? _stopping; // guarded by _instanceLock
 
     public PresenceTracker(IConnectionMultiplexer redis, IHubContext<SyncHub> hub, IOptions<RealtimeOptions> options,
         IOptions<SyncOptions> sync, ILogger<PresenceTracker> log)
@@ -163,8 +164,18 @@ public sealed class PresenceTracker : IHostedService
         return Task.CompletedTask;
     }
 
-    /// <summary>Removes this instance's members, with their leaves, and its lease: a graceful stop leaves no one behind.</summary>
-    public async Task StopAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Removes this instance's members, with their leaves, and its lease: a graceful stop leaves no one behind.
+    /// Every call waits for the one release. The host can be stopped twice at once (WebApplicationFactory stops it while
+    /// Program's <c>app.Run()</c> does too, then disposes the services, Redis connection included, as soon as its own
+    /// stop returns), so a second caller must not return before the release is done.
+    /// </summary>
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        lock (_instanceLock) return _stopping ??= StopOnceAsync(cancellationToken);
+    }
+
+    private async Task StopOnceAsync(CancellationToken cancellationToken)
     {
         _stopped = true;
         await _stop.CancelAsync();
@@ -173,8 +184,9 @@ public sealed class PresenceTracker : IHostedService
         {
             await ReleaseAllAsync().WaitAsync(cancellationToken);
         }
-        catch (Exception e) when (e is RedisException or TimeoutException or OperationCanceledException)
+        catch (Exception e) when (e is RedisException or TimeoutException or OperationCanceledException or ObjectDisposedException)
         {
+            // ObjectDisposedException: the connection was closed under us; the lease then expires by itself.
             PresenceLog.ReleaseFailed(_log, e);
         }
     }
