@@ -1,4 +1,6 @@
+using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Protocol;
+using Microsoft.AspNetCore.SignalR.StackExchangeRedis;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using RedisSync.Gateway.Realtime;
@@ -30,6 +32,11 @@ public static class RealtimeExtensions
         // ChannelPrefix is a multiplexer setting, which would also rename the change feeds' channels.
         builder.Services.AddOptions<BackplaneOptions>()
             .Configure<IConnectionMultiplexer>((o, redis) => o.ConnectionFactory = _ => Task.FromResult(redis));
+        // The hub's lifetime manager is the backplane wrapped in a lookup of local connections, so that feeds
+        // write each change serialized once (HubConnectionRegistry says why).
+        builder.Services.AddSingleton<RedisHubLifetimeManager<SyncHub>>();
+        builder.Services.AddSingleton(sp => new HubConnectionRegistry(sp.GetRequiredService<RedisHubLifetimeManager<SyncHub>>()));
+        builder.Services.AddSingleton<HubLifetimeManager<SyncHub>>(sp => sp.GetRequiredService<HubConnectionRegistry>());
 
         // JSON stays the stock protocol except that an unreadable message closes the connection.
         foreach (var stock in builder.Services.Where(d => d.ServiceType == typeof(IHubProtocol) && d.ImplementationType == typeof(JsonHubProtocol)).ToList())

@@ -16,7 +16,7 @@ namespace RedisSync.Gateway.Realtime;
 public sealed class ChangeFeeds(
     RecordStore store,
     IConnectionMultiplexer redis,
-    IHubContext<SyncHub> hub,
+    HubConnectionRegistry hubConnections,
     IOptions<RealtimeOptions> options,
     SyncMetrics metrics,
     ILogger<ChangeFeeds> log) : IHostedService
@@ -43,7 +43,9 @@ public sealed class ChangeFeeds(
                     throw new HubException($"rate-limited: at most {options.Value.MaxConnectionsPerKey} concurrent connections per API key.");
                 _connectionsPerKey[key] = count + 1;
             }
-            _connections[context.ConnectionId] = new ClientConnection(context, hub, options.Value.OutboundBufferLength, key, metrics, log);
+            _connections[context.ConnectionId] = new ClientConnection(context,
+                hubConnections.Find(context.ConnectionId) ?? throw new InvalidOperationException($"connection {context.ConnectionId} is not registered with the hub's lifetime manager"),
+                options.Value.OutboundBufferLength, key, metrics, log);
         }
     }
 

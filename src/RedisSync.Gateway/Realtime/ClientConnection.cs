@@ -8,25 +8,26 @@ namespace RedisSync.Gateway.Realtime;
 /// delays nobody; when more than the outbound bound is waiting it is disconnected with a logged reason and resumes
 /// from its last seq. An idle connection holds no queue and no task: a send starts on the feed's own thread (most
 /// complete at once, the socket having room), and only a send that has to wait for the client gets a queue for what
-/// comes meanwhile and a continuation that drains it.
+/// comes meanwhile and a continuation that drains it. Messages arrive serialized (<see cref="SerializedHubMessage"/>,
+/// shared by every connection they go to) and are written to the connection as they are.
 /// </summary>
 internal sealed class ClientConnection
 {
     private readonly HubCallerContext _context;
-    private readonly IHubContext<SyncHub> _hub;
+    private readonly HubConnectionContext _connection;
     private readonly int _bound;
     private readonly ILogger _log;
     private readonly SyncMetrics _metrics;
     private readonly Lock _gate = new();
-    private Queue<(string Method, object Payload)>? _waiting; // only while a send is in flight
+    private Queue<(SerializedHubMessage Message, bool IsChange)>? _waiting; // only while a send is in flight
     private bool _sending;
     private bool _aborted;
     private int _closed;
 
-    public ClientConnection(HubCallerContext context, IHubContext<SyncHub> hub, int bound, string? key, SyncMetrics metrics, ILogger log)
+    public ClientConnection(HubCallerContext context, HubConnectionContext connection, int bound, string? key, SyncMetrics metrics, ILogger log)
     {
         _context = context;
-        _hub = hub;
+        _connection = connection;
         _bound = bound;
         Key = key;
         _metrics = metrics;
@@ -45,39 +46,39 @@ internal sealed class ClientConnection
     /// <summary>Subscriptions of this connection by collection. Guarded by the lock on itself.</summary>
     public Dictionary<string, Subscription> Subscriptions { get; } = new(StringComparer.Ordinal);
 
-    public void Enqueue(string method, object payload)
+    /// <summary>Queues a hub message for this connection; <paramref name="isChange"/> counts it as a delivered change.</summary>
+    public void Enqueue(SerializedHubMessage message, bool isChange)
     {
         lock (_gate)
         {
             if (_aborted) return;
             if (_sending)
             {
-                var waiting = _waiting ??= new Queue<(string, object)>();
+                var waiting = _waiting ??= new Queue<(SerializedHubMessage, bool)>();
                 if (waiting.Count >= _bound)
                 {
                     _metrics.DroppedSlow();
                     AbortLocked("outbound buffer full: the client reads more slowly than changes arrive");
                     return;
                 }
-                waiting.Enqueue((method, payload));
-                if (method == "change") _metrics.Delivered();
+                waiting.Enqueue((message, isChange));
+                if (isChange) _metrics.Delivered();
                 return;
             }
             _sending = true;
         }
-        if (method == "change") _metrics.Delivered();
-        _ = SendAsync(method, payload);
+        if (isChange) _metrics.Delivered();
+        _ = SendAsync(message);
     }
 
     // Sends, then whatever queued up meanwhile, in order; returns when nothing is left.
-    private async Task SendAsync(string method, object payload)
+    private async Task SendAsync(SerializedHubMessage message)
     {
         try
         {
-            var client = _hub.Clients.Client(Id);
             while (true)
             {
-                await client.SendAsync(method, payload);
+                await _connection.WriteAsync(message);
                 lock (_gate)
                 {
                     if (_aborted || _waiting is not { Count: > 0 } waiting)
@@ -86,7 +87,7 @@ internal sealed class ClientConnection
                         _waiting = null; // an idle connection keeps no queue
                         return;
                     }
-                    (method, payload) = waiting.Dequeue();
+                    message = waiting.Dequeue().Message;
                 }
             }
         }
@@ -148,6 +149,6 @@ internal sealed class Subscription(ClientConnection connection, CollectionFeed f
         }
         if (Store.Seq.Compare(change.Seq, Cursor) <= 0) return;
         Cursor = change.Seq;
-        Connection.Enqueue("change", change);
+        Connection.Enqueue(change.Invocation, isChange: true);
     }
 }

@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Microsoft.AspNetCore.SignalR;
+using Microsoft.AspNetCore.SignalR.Protocol;
 using RedisSync.Gateway.Observability;
 using RedisSync.Gateway.Store;
 using StackExchange.Redis;
@@ -222,12 +223,13 @@ internal sealed class CollectionFeed
                 RealtimeLog.FeedResync(_log, Collection, _last, _subscriptions.Count);
                 _metrics.Resync();
                 _last = read.Last ?? "";
-                var notice = new ResyncMessage(Collection, "The change log no longer continues from what this gateway last delivered (trimmed, or taken back by a failover); reload the records and subscribe from their asOf.");
+                var notice = new SerializedHubMessage(new InvocationMessage("resync", [new ResyncMessage(Collection,
+                    "The change log no longer continues from what this gateway last delivered (trimmed, or taken back by a failover); reload the records and subscribe from their asOf.")]));
                 foreach (var sub in _subscriptions)
                 {
                     sub.Cursor = _last;
                     if (sub.Pending is not null) sub.Pending.Clear();
-                    sub.Connection.Enqueue("resync", notice);
+                    sub.Connection.Enqueue(notice, isChange: false);
                 }
                 return;
             }

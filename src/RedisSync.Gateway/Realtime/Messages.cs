@@ -2,6 +2,8 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using MessagePack;
 using MessagePack.Formatters;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.AspNetCore.SignalR.Protocol;
 using RedisSync.Gateway.Contracts;
 using RedisSync.Gateway.Realtime.Payloads;
 
@@ -25,6 +27,7 @@ public sealed class ChangeMessage
     };
 
     private byte[]? _messagePack;
+    private SerializedHubMessage? _invocation;
 
     private ChangeMessage(string seq, byte[] utf8) { Seq = seq; Utf8 = utf8; }
 
@@ -36,6 +39,12 @@ public sealed class ChangeMessage
     /// MessagePack subscribers pay for it) and then shared by every such connection.
     /// </summary>
     public byte[] MessagePack => LazyInitializer.EnsureInitialized(ref _messagePack, () => MessagePackTranscoder.FromJson(Utf8));
+
+    /// <summary>
+    /// The whole hub invocation <c>change(this)</c>, serialized at most once per hub protocol and written as the
+    /// same bytes to every local subscriber (<see cref="ClientConnection"/>).
+    /// </summary>
+    public SerializedHubMessage Invocation => LazyInitializer.EnsureInitialized(ref _invocation, () => new SerializedHubMessage(new InvocationMessage("change", [this])));
 
     public static ChangeMessage From(ChangeEvent change) => new(change.Seq, JsonSerializer.SerializeToUtf8Bytes(change, Json));
 
