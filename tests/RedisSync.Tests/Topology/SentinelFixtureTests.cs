@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using RedisSync.Tests.Fixtures;
+using StackExchange.Redis;
 using Xunit.Abstractions;
 
 namespace RedisSync.Tests.Topology;
@@ -17,8 +18,12 @@ public sealed class SentinelFixtureTests(ITestOutputHelper output)
         var master = await sentinel.MasterAsync();
         Assert.Equal(sentinel.DataNodes[0], master);
         Assert.Equal("master", (await master.InfoAsync("replication"))["role"]);
-        await master.CliCheckedAsync("SET", "k", "kept");
-        Assert.Equal("1", (await master.CliCheckedAsync("WAIT", "1", "5000")).Trim());
+        // WAIT counts replicas that have the writes of the connection it runs on: SET and WAIT share one.
+        await using (var mux = await ConnectionMultiplexer.ConnectAsync(master.ConnectionString))
+        {
+            await mux.GetDatabase().StringSetAsync("k", "kept");
+            Assert.Equal(1, (long)await mux.GetServer(mux.GetEndPoints()[0]).ExecuteAsync("WAIT", 1, 5000));
+        }
 
         var clock = Stopwatch.StartNew();
         var killed = await sentinel.KillMasterAsync();
