@@ -122,5 +122,25 @@ public sealed class PresenceFailoverTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public async Task AnInstanceWhoseRedisIsGoneStillStopsAndLeavesItsMembersToTheLease()
+    {
+        // SIGTERM after the redis-server was SIGKILLed: the release cannot get through; the gateway must still stop,
+        // and say that its members are left to the lease (a survivor reaps them once it expires).
+        await using var redis = await RedisServer.StartAsync();
+        await using var gateway = await GatewayProcess.StartAsync(redis);
+        await using var member = await SyncClient.ConnectAsync(gateway.BaseUrl, TestKeys.Reader);
+        await member.SubscribeAsync(Unique.Collection("gone"));
+        await member.SubscribeAsync(Unique.Collection("gone"));
+
+        redis.Kill();
+        await gateway.LineAsync(l => l.Contains("(Interactive) failed", StringComparison.Ordinal), TimeSpan.FromSeconds(30), "its Redis connection's failure");
+        var clock = Stopwatch.StartNew();
+        // Every Redis call on the way waits out the client's 5 s timeout; the host gives its services 30 s in all.
+        await gateway.StopAsync(TimeSpan.FromSeconds(90));
+        output.WriteLine($"exited {clock.ElapsedMilliseconds} ms after SIGTERM");
+        Assert.Contains("could not remove this instance's members at shutdown", gateway.Output);
+    }
+
     private static List<string> MemberIds(object? list) => [.. ((List<object?>)list.At("members")!).Select(m => m.Text("connectionId")!)];
 }
