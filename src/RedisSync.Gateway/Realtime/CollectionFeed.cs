@@ -20,7 +20,6 @@ namespace RedisSync.Gateway.Realtime;
 internal sealed class CollectionFeed
 {
     private readonly RecordStore _store;
-    private readonly ISubscriber _redis;
     private readonly RealtimeOptions _options;
     private readonly ILogger _log;
     private readonly SyncMetrics _metrics;
@@ -29,19 +28,17 @@ internal sealed class CollectionFeed
         new BoundedChannelOptions(10_000) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly List<Subscription> _subscriptions = [];
-    private readonly Action<RedisChannel, RedisValue> _handler;
+    private ChannelMessageQueue? _messages;
     private string _last = "";
     private Task _loop = Task.CompletedTask;
 
-    private CollectionFeed(string collection, RecordStore store, ISubscriber redis, RealtimeOptions options, SyncMetrics metrics, ILogger log)
+    private CollectionFeed(string collection, RecordStore store, RealtimeOptions options, SyncMetrics metrics, ILogger log)
     {
         _metrics = metrics;
         Collection = collection;
         _store = store;
-        _redis = redis;
         _options = options;
         _log = log;
-        _handler = (_, message) => _inbox.Writer.TryWrite((byte[])message!);
     }
 
     public string Collection { get; }
@@ -49,17 +46,23 @@ internal sealed class CollectionFeed
     /// <summary>Subscribes to Redis first and reads the position second, so nothing falls between the two.</summary>
     public static async Task<CollectionFeed> StartAsync(string collection, RecordStore store, ISubscriber redis, RealtimeOptions options, SyncMetrics metrics, ILogger log)
     {
-        var feed = new CollectionFeed(collection, store, redis, options, metrics, log);
-        await redis.SubscribeAsync(RedisKeys.Changes(collection), feed._handler);
+        var feed = new CollectionFeed(collection, store, options, metrics, log);
+        // A queue, not a handler: StackExchange.Redis runs each call of a handler as a thread-pool work item of its
+        // own, so two commits published back to back could reach the inbox in either order, and each inversion
+        // looked like a lost message (a read of the change log before the delivery). The queue keeps Redis's order,
+        // and holds what arrives before the loop below takes it over.
+        var messages = await redis.SubscribeAsync(RedisKeys.Changes(collection));
         try
         {
             feed._last = await store.LastSeqAsync(collection) ?? "";
         }
         catch
         {
-            await redis.UnsubscribeAsync(RedisKeys.Changes(collection), feed._handler);
+            await messages.UnsubscribeAsync();
             throw;
         }
+        feed._messages = messages;
+        messages.OnMessage(message => feed._inbox.Writer.TryWrite((byte[])message.Message!));
         feed._loop = Task.Run(feed.RunAsync);
         RealtimeLog.FeedStarted(log, collection, feed._last);
         return feed;
@@ -70,7 +73,7 @@ internal sealed class CollectionFeed
 
     public async Task StopAsync()
     {
-        await _redis.UnsubscribeAsync(RedisKeys.Changes(Collection), _handler);
+        if (_messages is not null) await _messages.UnsubscribeAsync();
         _inbox.Writer.TryComplete();
         await _loop;
         RealtimeLog.FeedStopped(_log, Collection);
