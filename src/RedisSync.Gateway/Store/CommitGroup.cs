@@ -44,7 +44,8 @@ public enum StateOutcome
 /// order in memory (<see cref="RecordMerge"/>), then write everything with commit.lua (one round trip) if nobody
 /// committed those records meanwhile; otherwise merge again from what the script returned.
 /// </summary>
-internal sealed class CommitGroup(IDatabase db, string collection, CommitSettings settings, RecordCache cache, List<CommitCall> calls)
+internal sealed class CommitGroup(IDatabase db, string collection, CommitSettings settings, RecordCache cache, UnseenRecordGuess unseen,
+    List<CommitCall> calls)
 {
     private readonly string _collection = collection;
     private readonly MergePolicy _policy = settings.Policy;
@@ -63,6 +64,8 @@ internal sealed class CommitGroup(IDatabase db, string collection, CommitSetting
     private readonly Dictionary<string, StoredRecord> _stored = new(StringComparer.Ordinal);
     // Records read from Redis by this group (not from the cache): the merge saw them as they are, no check needed.
     private readonly HashSet<string> _fresh = new(StringComparer.Ordinal);
+    // Records neither cached nor read, taken as absent (UnseenRecordGuess); the commit checks that they are.
+    private readonly HashSet<string> _assumed = new(StringComparer.Ordinal);
     private long _nowMs;
 
     /// <summary>Records created by this commit (for the collections set) and entries published.</summary>
@@ -87,6 +90,7 @@ internal sealed class CommitGroup(IDatabase db, string collection, CommitSetting
                 var seqs = new string[raw.Length - 1];
                 for (var i = 1; i < raw.Length; i++) seqs[i - 1] = (string)raw[i]!;
                 Created = plan.CreatedCount;
+                foreach (var _ in _assumed) unseen.Absent();
                 await AwaitReplicasAsync();
                 plan.Complete(seqs);
                 return;
@@ -95,6 +99,7 @@ internal sealed class CommitGroup(IDatabase db, string collection, CommitSetting
             {
                 var id = plan.Checked[(int)raw[i] - 1].Id;
                 var stored = raw[i + 1].IsNull ? StoredRecord.Absent : RecordCodec.DecodeStored((byte[])raw[i + 1]!);
+                if (_assumed.Remove(id)) unseen.Present();
                 _stored[id] = stored;
                 _fresh.Add(id);
                 _cache.Set(_collection, id, stored);
@@ -118,7 +123,8 @@ internal sealed class CommitGroup(IDatabase db, string collection, CommitSetting
     }
 
     // What the calls touch: from the cache when this instance holds it (the commit checks it is still current), else
-    // read, in one round trip (with the shard's clock when Redis must stamp a write).
+    // read, in one round trip (with the shard's clock when Redis must stamp a write), or, while unseen records of this
+    // collection are usually new ones and no clock is needed, taken as absent without a read (the commit checks that).
     private async Task ReadAsync()
     {
         var ids = new List<string>();
@@ -150,6 +156,11 @@ internal sealed class CommitGroup(IDatabase db, string collection, CommitSetting
             }
         }
         if (ids.Count == 0 && !needTime) return;
+        if (!needTime && unseen.AssumeAbsent)
+        {
+            _assumed.UnionWith(ids);
+            return;
+        }
         var keys = ids.Select(id => RedisKeys.Record(_collection, id)).ToArray();
         RedisValue[] values;
         if (needTime)
@@ -162,6 +173,7 @@ internal sealed class CommitGroup(IDatabase db, string collection, CommitSetting
         else values = await db.StringGetAsync(keys);
         for (var i = 0; i < ids.Count; i++)
         {
+            if (values[i].IsNull) unseen.Absent(); else unseen.Present();
             var stored = values[i].IsNull ? StoredRecord.Absent : RecordCodec.DecodeStored((byte[])values[i]!);
             _stored[ids[i]] = stored;
             _fresh.Add(ids[i]);

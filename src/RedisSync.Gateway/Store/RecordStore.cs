@@ -94,16 +94,20 @@ public sealed class RecordStore
     }
 
     private CommitQueue QueueOf(string collection) =>
-        _queues.GetOrAdd(collection, c => new CommitQueue(group => CommitAsync(c, PolicyOf(c), group), _options.MaxRecordsPerCommit));
+        _queues.GetOrAdd(collection, c =>
+        {
+            var unseen = new UnseenRecordGuess(); // used by the queue's one commit at a time
+            return new CommitQueue(group => CommitAsync(c, PolicyOf(c), unseen, group), _options.MaxRecordsPerCommit);
+        });
 
     /// <summary>Group commits this store ran (each one script run, or none when nothing changed); calls per commit show grouping.</summary>
     public long Commits => Interlocked.Read(ref _commits);
     private long _commits;
 
-    private async Task CommitAsync(string collection, MergePolicy policy, List<CommitCall> calls)
+    private async Task CommitAsync(string collection, MergePolicy policy, UnseenRecordGuess unseen, List<CommitCall> calls)
     {
         var group = new CommitGroup(Db, collection,
-            new CommitSettings(policy, _site, _options.MaxFieldsPerRecord, _options.ChangeLogMaxLength, _ack.Replicas, _ack.Timeout), _cache, calls);
+            new CommitSettings(policy, _site, _options.MaxFieldsPerRecord, _options.ChangeLogMaxLength, _ack.Replicas, _ack.Timeout), _cache, unseen, calls);
         Interlocked.Increment(ref _commits);
         _metrics.Committed(calls.Count);
         await group.RunAsync();

@@ -138,4 +138,85 @@ public sealed class GroupCommitTests(MergeStoreFixture fixture) : IClassFixture<
         var log = await reader.ReadChangesAsync(c, null, 1_000_000);
         Assert.Equal(present.Values.Sum(), log.Entries.Count); // one entry per stored record, none without its record
     }
+
+    [Fact]
+    public async Task NewRecordsAreCreatedWithoutAReadOnceUnseenRecordsHaveBeenNew()
+    {
+        // Its own redis-server: the test counts the commands the store sends.
+        await using var redis = await RedisServer.StartAsync();
+        using var mux = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var store = new RecordStore(mux, Options.Create(new SyncOptions()));
+        var c = Unique.Collection("create");
+        const int creates = 50;
+
+        var before = await CommandsAsync(redis);
+        var results = new List<RedisSync.Gateway.Contracts.WriteResult>();
+        for (var i = 0; i < creates; i++) results.AddRange(await store.WriteAsync(c, [Put($"r{i}", 1, 0, "crm", ("n", "1"))]));
+        var sent = (await CommandsAsync(redis)).Minus(before);
+
+        Assert.All(results, r => Assert.True(r is { Outcome: "applied", Created: true, Revision: 1 }, $"{r.Id}: {r.Outcome}"));
+        Assert.Equal(creates, sent.ScriptRuns);
+        // The first unseen record is read (the collection's first); from then on they are taken as new.
+        Assert.Equal(1, sent.Reads);
+    }
+
+    [Fact]
+    public async Task RecordsAnInstanceHasNotSeenAreMergedNotOverwrittenAndItSoonReadsThemFirst()
+    {
+        await using var redis = await RedisServer.StartAsync();
+        using var mux = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        using var otherMux = await ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+        var store = new RecordStore(mux, Options.Create(new SyncOptions()));
+        var other = new RecordStore(otherMux, Options.Create(new SyncOptions())); // another instance, its own cache
+        var c = Unique.Collection("unseen");
+        const int existing = 20;
+
+        // This instance learns that unseen records of c are new ones...
+        for (var i = 0; i < 10; i++) await store.WriteAsync(c, [Put($"new{i}", 1, 0, "crm", ("n", "1"))]);
+        // ...then meets records another instance created.
+        for (var i = 0; i < existing + 2; i++) await other.WriteAsync(c, [Put($"e{i}", 5, 0, "crm", ("a", "1"))]);
+
+        // A delete, a stale write and patches of those records, through the instance that takes unseen records for new.
+        var before = await CommandsAsync(redis);
+        var deleted = (await store.WriteAsync(c, [Delete($"e{existing}", 6, 0, "crm")]))[0];
+        var stale = (await store.WriteAsync(c, [Put($"e{existing + 1}", 4, 0, "crm", ("z", "1"))]))[0];
+        var patched = new List<RedisSync.Gateway.Contracts.WriteResult>();
+        for (var i = 0; i < existing; i++) patched.AddRange(await store.WriteAsync(c, [Patch($"e{i}", 6, 0, "crm", ("b", "2"))]));
+        var sent = (await CommandsAsync(redis)).Minus(before);
+
+        // Each was merged with the record the other instance wrote, none taken for a create.
+        Assert.True(deleted is { Outcome: "applied", Created: false, Revision: 2 }, $"delete: {deleted.Outcome}, revision {deleted.Revision}");
+        Assert.True((await store.GetAsync(c, $"e{existing}", includeClocks: false))!.Deleted);
+        Assert.True(stale is { Outcome: "stale", Created: false, Revision: 1 }, $"stale write: {stale.Outcome}, revision {stale.Revision}");
+        Assert.Equal(new Dictionary<string, string> { ["a"] = "1" }, DataOf((await store.GetAsync(c, $"e{existing + 1}", includeClocks: false))!));
+        Assert.All(patched, r => Assert.True(r is { Outcome: "applied", Created: false, Revision: 2 }, $"{r.Id}: {r.Outcome}, created {r.Created}, revision {r.Revision}"));
+        foreach (var r in patched) Assert.Equal(new Dictionary<string, string> { ["a"] = "1", ["b"] = "2" }, DataOf((await store.GetAsync(c, r.Id, includeClocks: false))!));
+
+        // A wrong guess costs one script run that writes nothing (the delete and the patches need one each that
+        // does, the stale write none); after a few, the instance reads unseen records first.
+        var wasted = sent.ScriptRuns - (1 + existing);
+        Assert.InRange(wasted, 1, 3);
+        Assert.InRange(sent.Reads, existing - 3, existing);
+    }
+
+    // Script runs (EVALSHA, EVAL) and reads (MGET not from inside commit.lua, which runs one per script run) so far.
+    // A call that failed (the first EVALSHA of a script Redis does not hold yet: NOSCRIPT) ran nothing.
+    private static async Task<Commands> CommandsAsync(RedisServer redis)
+    {
+        var stats = await redis.InfoAsync("commandstats");
+        long Calls(string command)
+        {
+            if (!stats.TryGetValue($"cmdstat_{command}", out var line)) return 0;
+            var counts = line.Split(',').Select(pair => pair.Split('=')).ToDictionary(kv => kv[0], kv => kv[1]);
+            long Count(string name) => counts.TryGetValue(name, out var n) ? long.Parse(n, CultureInfo.InvariantCulture) : 0;
+            return Count("calls") - Count("failed_calls") - Count("rejected_calls");
+        }
+        var scripts = Calls("evalsha") + Calls("eval");
+        return new Commands(scripts, Calls("mget") - scripts);
+    }
+
+    private readonly record struct Commands(long ScriptRuns, long Reads)
+    {
+        public Commands Minus(Commands earlier) => new(ScriptRuns - earlier.ScriptRuns, Reads - earlier.Reads);
+    }
 }
