@@ -65,7 +65,7 @@ internal sealed class CommitGroup(IDatabase db, string collection, CommitSetting
     // Records read from Redis by this group (not from the cache): the merge saw them as they are, no check needed.
     private readonly HashSet<string> _fresh = new(StringComparer.Ordinal);
     // Records neither cached nor read, taken as absent (UnseenRecordGuess); the commit checks that they are.
-    private readonly HashSet<string> _assumed = new(StringComparer.Ordinal);
+    private HashSet<string>? _assumed; // most commits have none: created on first use
     private long _nowMs;
 
     /// <summary>Records created by this commit (for the collections set) and entries published.</summary>
@@ -90,7 +90,7 @@ internal sealed class CommitGroup(IDatabase db, string collection, CommitSetting
                 var seqs = new string[raw.Length - 1];
                 for (var i = 1; i < raw.Length; i++) seqs[i - 1] = (string)raw[i]!;
                 Created = plan.CreatedCount;
-                foreach (var _ in _assumed) unseen.Absent();
+                for (var n = _assumed?.Count ?? 0; n > 0; n--) unseen.Absent();
                 await AwaitReplicasAsync();
                 plan.Complete(seqs);
                 return;
@@ -99,7 +99,7 @@ internal sealed class CommitGroup(IDatabase db, string collection, CommitSetting
             {
                 var id = plan.Checked[(int)raw[i] - 1].Id;
                 var stored = raw[i + 1].IsNull ? StoredRecord.Absent : RecordCodec.DecodeStored((byte[])raw[i + 1]!);
-                if (_assumed.Remove(id)) unseen.Present();
+                if (_assumed?.Remove(id) == true) unseen.Present();
                 _stored[id] = stored;
                 _fresh.Add(id);
                 _cache.Set(_collection, id, stored);
@@ -158,7 +158,7 @@ internal sealed class CommitGroup(IDatabase db, string collection, CommitSetting
         if (ids.Count == 0 && !needTime) return;
         if (!needTime && unseen.AssumeAbsent)
         {
-            _assumed.UnionWith(ids);
+            _assumed = new HashSet<string>(ids, StringComparer.Ordinal);
             return;
         }
         var keys = ids.Select(id => RedisKeys.Record(_collection, id)).ToArray();
