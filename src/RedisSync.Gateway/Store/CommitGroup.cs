@@ -90,7 +90,7 @@ internal sealed class CommitGroup(IDatabase db, string collection, CommitSetting
                 var seqs = new string[raw.Length - 1];
                 for (var i = 1; i < raw.Length; i++) seqs[i - 1] = (string)raw[i]!;
                 Created = plan.CreatedCount;
-                for (var n = _assumed?.Count ?? 0; n > 0; n--) unseen.Absent();
+                if (_assumed is { Count: > 0 }) unseen.Absent(_assumed.Count);
                 await AwaitReplicasAsync();
                 plan.Complete(seqs);
                 return;

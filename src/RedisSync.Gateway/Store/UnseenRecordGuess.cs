@@ -17,8 +17,8 @@ internal sealed class UnseenRecordGuess
     /// <summary>Whether to take unseen records as absent without reading them.</summary>
     public bool AssumeAbsent => _score > 0;
 
-    /// <summary>An unseen record was absent (read as such, or confirmed by a commit).</summary>
-    public void Absent() => _score = Math.Min(Bound, _score + 1);
+    /// <summary><paramref name="count"/> unseen records were absent (read as such, or confirmed by a commit).</summary>
+    public void Absent(int count = 1) => _score = Math.Min(Bound, _score + count);
 
     /// <summary>An unseen record existed.</summary>
     public void Present() => _score = Math.Max(-Bound, _score - WrongWeight);

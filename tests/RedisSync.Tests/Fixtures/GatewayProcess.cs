@@ -26,6 +26,14 @@ public sealed partial class GatewayProcess : IAsyncDisposable
 
     public int ProcessId => _process.Id;
 
+    /// <summary>An HTTP client against this process's address, with <paramref name="apiKey"/>.</summary>
+    public HttpClient HttpClient(string? apiKey = TestKeys.Writer)
+    {
+        var client = new HttpClient { BaseAddress = BaseUrl, Timeout = TimeSpan.FromSeconds(30) };
+        if (apiKey is not null) client.DefaultRequestHeaders.Add("X-Api-Key", apiKey);
+        return client;
+    }
+
     /// <summary>What the process wrote so far (stdout and stderr), for failure messages.</summary>
     public string Output => string.Join('\n', _output);
 

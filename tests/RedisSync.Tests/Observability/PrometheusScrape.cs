@@ -32,6 +32,14 @@ internal sealed partial class PrometheusScrape
         return matches[0].Value;
     }
 
+    /// <summary>Like <see cref="Value"/>, but null when there is no such sample (a counter never incremented has none).</summary>
+    public double? Find(string name, params (string Key, string Value)[] labels)
+    {
+        var matches = _samples.Where(s => s.Name == name && labels.All(l => s.Labels.GetValueOrDefault(l.Key) == l.Value)).ToList();
+        Assert.True(matches.Count <= 1, $"expected at most one sample {name}, found {matches.Count} in:\n{Text}");
+        return matches.Count == 0 ? null : matches[0].Value;
+    }
+
     /// <summary>The metric family's declared type (<c># TYPE name type</c>).</summary>
     public string? TypeOf(string family) =>
         Text.Split('\n').FirstOrDefault(l => l.StartsWith($"# TYPE {family} ", StringComparison.Ordinal))?[$"# TYPE {family} ".Length..];

@@ -1,6 +1,6 @@
 using System.Globalization;
-using System.Text.RegularExpressions;
 using RedisSync.Tests.Fixtures;
+using RedisSync.Tests.Observability;
 using Xunit.Abstractions;
 using static RedisSync.Tests.Realtime.RealtimeHelpers;
 
@@ -12,7 +12,7 @@ namespace RedisSync.Tests.Realtime;
 /// a Redis round trip in the delivery path. The test runs a gateway process of its own, so its <c>/metrics</c> counts
 /// only this test's feed.
 /// </summary>
-public sealed partial class FeedOrderTests(ITestOutputHelper output)
+public sealed class FeedOrderTests(ITestOutputHelper output)
 {
     [Fact]
     public async Task ConcurrentCommitsReachTheFeedInPublishOrderWithoutAReadOfTheChangeLog()
@@ -32,8 +32,8 @@ public sealed partial class FeedOrderTests(ITestOutputHelper output)
         await using var subscriber = await SyncClient.ConnectAsync(gateway.BaseUrl, TestKeys.Writer);
         await subscriber.SubscribeAsync(c);
 
-        using var http = Client(gateway);
-        using var otherHttp = Client(other);
+        using var http = gateway.HttpClient();
+        using var otherHttp = other.HttpClient();
         // Concurrent writers to one collection through two instances: each groups its writers into commits of
         // several records, and the two instances' commits reach Redis, and their messages the feed, back to back.
         await Task.WhenAll(Enumerable.Range(0, writers).Select(async w =>
@@ -46,29 +46,11 @@ public sealed partial class FeedOrderTests(ITestOutputHelper output)
         Assert.Equal(seqs.Order(new SeqComparer()), seqs);
         Assert.Equal(writers * each, seqs.Distinct().Count());
 
-        var metrics = await http.GetStringAsync("/metrics");
-        var delivered = Sample(metrics, "redissync_changes_delivered_total");
-        var backfills = Sample(metrics, "redissync_backfills_total");
+        var metrics = new PrometheusScrape(await http.GetStringAsync("/metrics"));
+        var delivered = metrics.Value("redissync_changes_delivered_total");
+        var backfills = metrics.Find("redissync_backfills_total");
         output.WriteLine($"delivered {delivered}, backfills {backfills?.ToString(CultureInfo.InvariantCulture) ?? "none"}");
         Assert.Equal(writers * each, delivered);
         Assert.True(backfills is null or 0, $"the feed read the change log {backfills} times to fill gaps that were only reorderings");
     }
-
-    private static HttpClient Client(GatewayProcess gateway)
-    {
-        var http = new HttpClient { BaseAddress = gateway.BaseUrl, Timeout = TimeSpan.FromSeconds(30) };
-        http.DefaultRequestHeaders.Add("X-Api-Key", TestKeys.Writer);
-        return http;
-    }
-
-    // The value of a metric without labels (or the sum over its label sets) in Prometheus text, or null when absent.
-    private static long? Sample(string metrics, string name)
-    {
-        var values = SampleLine().Matches(metrics).Where(m => m.Groups["name"].Value == name)
-            .Select(m => long.Parse(m.Groups["value"].Value, CultureInfo.InvariantCulture)).ToList();
-        return values.Count == 0 ? null : values.Sum();
-    }
-
-    [GeneratedRegex(@"^(?<name>redissync_[a-z_]+)(\{[^}]*\})? (?<value>\d+)", RegexOptions.Multiline)]
-    private static partial Regex SampleLine();
 }
